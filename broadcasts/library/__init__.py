@@ -1,0 +1,1 @@
+"""The shipped notice templates (``<name>.<language>.j2``) and their catalogue."""
