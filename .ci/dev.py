@@ -49,7 +49,8 @@ def test() -> None:
     setup()
     run(PY, "-m", "ruff", "check", ".")
     run(PY, "-m", "mypy")
-    args = sys.argv[2:] or ["-q", "-rs"]
+    # One worker per core (at most 4): every test has its own databases and ports.
+    args = sys.argv[2:] or ["-q", "-rs", "-n", "auto", "--maxprocesses", "4"]
     result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT)
     sys.exit(result.returncode)
 
