@@ -73,24 +73,34 @@ async def welcome_back(ctx: Ctx) -> None:
 @router.step(S.CONSENT)
 async def consent(ctx: Ctx) -> None:
     """Stores the person and the consent (version, time) on "agree"; asks the language."""
+    if await on_consent(ctx):
+        ctx.goto(S.LANGUAGE)
+        ask_language(ctx)
+
+
+async def on_consent(ctx: Ctx) -> bool:
+    """Answers the notice's buttons (also for invitations); True once consent is stored.
+
+    "English" shows the notice again in the other language; "disagree" ends the flow, so
+    nothing about the chat is kept; anything else asks again.
+    """
     if ctx.value == "lang":
         ctx.lang = "en" if ctx.lang == "vi" else "vi"
         ctx.data["lang_set"] = True
         await begin(ctx)
-        return
+        return False
     if ctx.value == "no":
         ctx.end()
         ctx.say(ctx.t("onboard.refused") + "\n\n" + ctx.t("common.emergency"))
-        return
+        return False
     if ctx.value != "yes":
         ctx.say(ctx.t("errors.need_choice"))
         await begin(ctx)
-        return
+        return False
     ctx.person = await people_svc.register(
         ctx.db, ctx.ev, language=ctx.lang, notice_version=ctx.deps.config.bot.notice_version,
         at=ctx.now)
-    ctx.goto(S.LANGUAGE)
-    ask_language(ctx)
+    return True
 
 
 def ask_language(ctx: Ctx) -> None:

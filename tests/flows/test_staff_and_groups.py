@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.tables import Case, Conversation, GroupChat, Invite, RoleGrant
+from storage.tables import Case, Consent, Conversation, GroupChat, Invite, RoleGrant
 from tests.flows.dialogs import (
     BOT_USERNAME,
     COMMUNE,
@@ -68,7 +68,8 @@ async def test_invitation_grants_the_role(make_config, sqlite_url, clock):
         assert "Không có tin nào đang chờ xử lý" in joined(out)
 
 
-async def test_invitation_for_someone_new_registers_them(make_config, sqlite_url, clock):
+async def test_invitation_for_someone_new_shows_the_notice_first(make_config, sqlite_url,
+                                                                 clock):
     async with harness(make_config, sqlite_url, clock) as h:
         db = h.rt.deps.db
         token = await invite(db, clock(), "village_head", f"{COMMUNE}-1")
@@ -76,11 +77,71 @@ async def test_invitation_for_someone_new_registers_them(make_config, sqlite_url
         out = await head.send(f"/start inv_{token}")
         assert "trưởng thôn / tổ trưởng tổ dân phố" in joined(out)
         out = await head.press("Nhận vai trò")
+        # Not registered yet: the same notice and buttons as /start, nothing granted.
+        assert "Thông báo về dữ liệu cá nhân</b> (phiên bản 2026-01)" in joined(out)
+        assert last_buttons(head)[:2] == ["✅ Đồng ý", "Không đồng ý"]
+        assert await person_of(db, "telegram", 3002) is None
+        assert await count(db, Consent) == 0
+        async with db.read() as s:
+            assert (await s.execute(select(Invite.used_at))).scalar_one() is None
+
+        await h.restart()  # the token waits in the conversation row, not in memory
+        out = await head.press("Đồng ý")
         assert "Bạn đã là <b>trưởng thôn / tổ trưởng tổ dân phố</b> tại <b>Tổ dân phố 1</b>" \
             in joined(out)
         person = await person_of(db, "telegram", 3002)
-        assert person is not None and person.home_area_id == (await village(db, 0)).id
+        assert person is not None and person.consent
+        assert person.home_area_id == (await village(db, 0)).id
         assert await roles_of(h, 3002) == [("village_head", person.home_area_id)]
+        async with db.read() as s:
+            consent = (await s.execute(select(Consent))).scalar_one()
+            used_by = (await s.execute(select(Invite.used_by))).scalar_one()
+        assert (consent.person_id, consent.notice_version, consent.granted) == (
+            person.id, "2026-01", True)
+        assert used_by == person.id
+
+
+async def test_refusing_the_notice_leaves_the_invitation_unused(make_config, sqlite_url,
+                                                                clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        db = h.rt.deps.db
+        token = await invite(db, clock())
+        u = h.user(3012, "Mới")
+        await u.send(f"/start inv_{token}")
+        await u.press("Nhận vai trò")
+        out = await u.press("English")  # the notice's language switch works here too
+        assert "Personal data notice" in joined(out)
+        out = await u.press("I do not agree")
+        assert "Bình Yên will store nothing personal about you." in joined(out)
+        assert await person_of(db, "telegram", 3012) is None
+        assert await count(db, Consent) == 0
+        assert await count(db, Conversation) == 0  # nothing kept about the chat
+        async with db.read() as s:
+            assert (await s.execute(select(Invite.used_at))).scalar_one() is None
+        # The invitation can still be taken up, after agreeing this time.
+        await u.send(f"/start inv_{token}")
+        await u.press("Nhận vai trò")
+        out = await u.press("Đồng ý")
+        assert "Bạn đã là" in joined(out)
+        assert len(await roles_of(h, 3012)) == 1
+
+
+async def test_invitation_lapsing_while_the_notice_is_read(make_config, sqlite_url, clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        db = h.rt.deps.db
+        token = await invite(db, clock(), valid_for=timedelta(minutes=30))
+        u = h.user(3013)
+        await u.send(f"/start inv_{token}")
+        await u.press("Nhận vai trò")
+        clock.advance(minutes=31)
+        out = await u.press("Đồng ý")
+        text = joined(out)
+        assert "Mã mời đã hết hạn. Hãy xin một mã mới." in text
+        # They did agree, so they are registered and onboarding goes on.
+        assert "ngôn ngữ" in text
+        person = await person_of(db, "telegram", 3013)
+        assert person is not None and person.consent
+        assert await roles_of(h, 3013) == []
 
 
 async def test_expired_invitation(make_config, sqlite_url, clock):
@@ -114,6 +175,7 @@ async def test_reused_and_unknown_invitations(make_config, sqlite_url, clock):
         first, second = h.user(3005, "Một"), h.user(3006, "Hai")
         await first.send(f"/start inv_{token}")
         await first.press("Nhận vai trò")
+        await first.press("Đồng ý")
         assert len(await roles_of(h, 3005)) == 1
 
         out = await second.send(f"/start inv_{token}")
@@ -136,10 +198,14 @@ async def test_two_people_confirming_one_invitation(make_config, sqlite_url, clo
         await a.send(f"/start inv_{token}")
         await b.send(f"/start inv_{token}")
         await a.press("Nhận vai trò")
+        await a.press("Đồng ý")
         out = await b.press("Nhận vai trò")
+        # Checked before the notice: B is not asked to consent for a used invitation.
         assert "không hợp lệ hoặc đã được dùng" in joined(out)
+        assert "Thông báo về dữ liệu cá nhân" not in joined(out)
         assert len(await roles_of(h, 3007)) == 1
         assert await roles_of(h, 3008) == []
+        assert await person_of(h.rt.deps.db, "telegram", 3008) is None
 
 
 async def test_declining_an_invitation(make_config, sqlite_url, clock):

@@ -169,10 +169,15 @@ async def make_officer(h: BotHarness, user: TgUser | ZaloUser, role: str = "offi
                                    valid_for=timedelta(days=7), now=h.rt.deps.clock(),
                                    actor="test")
     await user.send(f"/start inv_{new.token}")
+    # Someone new reads the personal-data notice first; a registered person does not.
     if isinstance(user, ZaloUser):
-        await user.choose("Nhận vai trò")
+        out = await user.choose("Nhận vai trò")
+        if any("Đồng ý" in (s.text or "") for s in out):
+            await user.choose("Đồng ý")
     else:
-        await user.press("Nhận vai trò")
+        out = await user.press("Nhận vai trò")
+        if "Đồng ý" in str([s.reply_markup for s in out]):
+            await user.press("Đồng ý")
 
 
 async def onboard_on_zalo(u: ZaloUser, phone: str = "0912345678") -> list[Sent]:
