@@ -175,6 +175,7 @@ async def build_runtime(config: Config, *, clock: Callable[[], datetime] | None 
                 cipher=FieldCipher(config.security.data_key, config.security.old_data_keys),
                 clock=clock or system_clock)
     deps.links.web_url = config.web.public_url or f"http://{config.web.host}:{config.web.port}"
+    deps.links.webchat = config.web.webchat
     async with db.uow() as s:
         await categories.ensure_defaults(s)
     metrics = Metrics()
@@ -223,7 +224,7 @@ def create_app(config: Config, *, clock: Callable[[], datetime] | None = None,
                 rt.deps.links.telegram_username = rt.telegram.username
             if rt.zalo is not None:
                 await rt.zalo.start(intake="web" in roles)
-            if "web" in roles and rt.deps.db.is_postgres:
+            if "web" in roles and config.web.webchat and rt.deps.db.is_postgres:
                 bus = Listener(config.database_url, rt.webchat.push_stored)
                 await bus.start()
                 rt.closers.append(bus.stop)

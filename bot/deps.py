@@ -22,13 +22,14 @@ class Links:
 
     telegram_username: str = ""
     web_url: str = ""
+    webchat: bool = True  # [web] webchat: without it there is no /chat page to link to
 
     def telegram_start(self, payload: str) -> str:
         return f"https://t.me/{self.telegram_username}?start={payload}" if self.telegram_username \
             else ""
 
     def web_start(self, payload: str) -> str:
-        return f"{self.web_url}/chat?start={payload}" if self.web_url else ""
+        return f"{self.web_url}/chat?start={payload}" if self.web_url and self.webchat else ""
 
 
 @dataclass

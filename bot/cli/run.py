@@ -53,8 +53,10 @@ async def serve(config: Config, demo_people: list[dict[str, str]] | None = None,
     await site.start()
     server: Any = site._server
     port = server.sockets[0].getsockname()[1] if server is not None else config.web.port
-    print(f"Bình Yên is running ({', '.join(sorted(roles))}): web chat at "
-          f"http://{config.web.host}:{port}/chat (Ctrl+C to stop)", flush=True)
+    page = "web chat at" if config.web.webchat else "console at"
+    path = "/chat" if config.web.webchat else "/console"
+    print(f"Bình Yên is running ({', '.join(sorted(roles))}): {page} "
+          f"http://{config.web.host}:{port}{path} (Ctrl+C to stop)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -58,8 +58,9 @@ async def invite(args: argparse.Namespace, config: Config) -> int:
         print(f"Telegram: https://t.me/{username}?start={payload}")
     elif config.telegram.enabled:
         print(f"Telegram: https://t.me/<bot username>?start={payload}")
-    web = config.web.public_url or f"http://{config.web.host}:{config.web.port}"
-    print(f"Web chat: {web}/chat?start={payload}")
+    if config.web.webchat:
+        web = config.web.public_url or f"http://{config.web.host}:{config.web.port}"
+        print(f"Web chat: {web}/chat?start={payload}")
     print(f"Code:     /start {payload}")
     return 0
 

@@ -55,12 +55,18 @@ class ChatPage:
         return resp
 
 
-async def _home(_request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/chat")
-
-
 def add_routes(app: web.Application, page: ChatPage) -> None:
-    app.router.add_get("/", _home)
-    app.router.add_get("/chat", page.page)
-    app.router.add_get("/chat/ws", page.channel.websocket)
+    """The web chat (page and socket) when ``[web] webchat`` is on; ``/`` and ``/static``.
+
+    With the web chat off, ``/`` leads to the console, whose stylesheet is in ``/static``.
+    """
+    home = "/chat" if page.config.web.webchat else "/console"
+
+    async def to_home(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(home)
+
+    app.router.add_get("/", to_home)
+    if page.config.web.webchat:
+        app.router.add_get("/chat", page.page)
+        app.router.add_get("/chat/ws", page.channel.websocket)
     app.router.add_static("/static", HERE / "static")

@@ -314,7 +314,8 @@ class WebApp:
 async def web_app(make_config: Callable[..., Config], db_url: str, *, demo_mode: bool = False,
                   **sections: dict[str, Any]) -> AsyncIterator[WebApp]:
     bot = {"demo": demo_mode, **sections.pop("bot", {})}
-    config = make_config(db_url, web={"port": free_port()}, bot=bot, **sections)
+    web_section = {"port": free_port(), **sections.pop("web", {})}
+    config = make_config(db_url, web=web_section, bot=bot, **sections)
     app = WebApp(config, demo_people=demo.people_for_page() if demo_mode else None)
     await app.start()
     try:

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import aiohttp
+import pytest
 
 from bot.services import demo
 from storage.tables import Person, WebChatMessage
@@ -49,6 +50,36 @@ async def test_page_sets_a_session_cookie(make_config, sqlite_url):
         other = app.visitor()
         await other.open_page()
         assert other.cookie and other.cookie != cookie
+
+
+async def test_webchat_switched_off_serves_no_chat(make_config, sqlite_url):
+    """``[web] webchat = false``: no page, no socket; the console and the API stay."""
+    async with web_app(make_config, sqlite_url, web={"webchat": False}) as app, \
+            aiohttp.ClientSession() as s:
+        async with s.get(f"{app.base}/chat?start=inv_x") as r:
+            assert r.status == 404
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await s.ws_connect(f"{app.base}/chat/ws")
+        assert refused.value.status == 404
+        async with s.get(f"{app.base}/", allow_redirects=False) as r:
+            assert (r.status, r.headers["Location"]) == (302, "/console")
+        async with s.get(f"{app.base}/console") as r:  # asks to sign in, as always
+            html = await r.text()
+            assert r.status == 401 and "Trang quản lý" in html
+            assert "/static/console.css" in html
+        async with s.get(f"{app.base}/static/console.css") as r:
+            assert r.status == 200
+        async with s.get(f"{app.base}/api/v1/openapi.json") as r:
+            assert r.status == 200
+        async with s.get(f"{app.base}/healthz") as r:
+            assert r.status == 200
+        # Invitations made in the console carry no link to a page that does not exist.
+        assert app.rt.deps.links.web_start("inv_x") == ""
+
+    async with web_app(make_config, sqlite_url) as app, aiohttp.ClientSession() as s:
+        async with s.get(f"{app.base}/", allow_redirects=False) as r:
+            assert (r.status, r.headers["Location"]) == (302, "/chat")
+        assert app.rt.deps.links.web_start("inv_x") == f"{app.base}/chat?start=inv_x"
 
 
 async def test_socket_without_a_session_is_refused(make_config, sqlite_url):

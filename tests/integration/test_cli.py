@@ -230,6 +230,14 @@ def test_invite_prints_a_working_web_chat_link(site: Path) -> None:
     assert asyncio.run(check()) == "20242"
 
 
+def test_invite_without_the_web_chat_prints_no_web_link(site: Path) -> None:
+    out = ok(binhyen(site, "invite", "--role", "officer", "--area", "20242",
+                     BINHYEN_WEB__WEBCHAT="false"))
+    assert "officer for Phường Hải Châu (20242)" in out
+    assert "Web chat" not in out and "/chat" not in out  # [web] webchat = false: no page
+    assert "Code:     /start inv_" in out
+
+
 def test_invite_for_an_unknown_area(template: Path) -> None:
     result = binhyen(template, "invite", "--role", "officer", "--area", "99999")
     assert "no area with code '99999'" in one_line_error(result, 1)
