@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.services import demo
-from tests.flows.dialogs import person_of, village, web_app
+from storage.repos import people
+from tests.flows.dialogs import COMMUNE, invite, person_of, village, web_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "webchat.png"
@@ -91,3 +92,61 @@ async def test_onboarding_in_a_real_browser(make_config, sqlite_url):
         assert others == [], "the page reached for another host"
         assert SCREENSHOT.stat().st_size > 10_000
 
+
+
+async def test_an_invitation_link_opened_by_a_visitor_with_history(make_config, sqlite_url):
+    """``?start=`` counts for a browser that already chats, once per page load."""
+    async with web_app(make_config, sqlite_url, demo_mode=True, bot={"province": "48"}) as app:
+        db = app.rt.deps.db
+        async with db.uow() as s:
+            await demo.seed(s, notice_version=app.config.bot.notice_version,
+                            at=datetime.now(UTC))
+        token = await invite(db, datetime.now(UTC), "village_head", COMMUNE)
+        sent: list[str] = []
+
+        def watch(ws: async_api.WebSocket) -> None:
+            ws.on("framesent", lambda payload: sent.append(str(payload)))
+
+        async with async_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS,
+                                               headless=True)
+            try:
+                page = await browser.new_page(locale="vi-VN")
+                page.set_default_timeout(15_000)
+                page.on("websocket", watch)
+                log = page.locator("#log")
+                await page.goto(f"{app.base}/chat?as=resident")
+                await async_api.expect(log).to_contain_text("Chào mừng bạn trở lại")
+                assert len(await app.rt.webchat.history("demo-resident")) >= 2
+
+                # The same browser opens an invitation link: the offer comes although the
+                # conversation has a history.
+                await page.goto(f"{app.base}/chat?start=inv_{token}")
+                await async_api.expect(log).to_contain_text("Bạn được mời làm")
+                assert "start=" not in page.url  # a reload will not send it again
+                await page.get_by_role("button", name="✅ Nhận vai trò").click()
+                await async_api.expect(log).to_contain_text("Bạn đã là")
+
+                # The server restarts: the page reconnects by itself and sends nothing.
+                async with page.expect_websocket():
+                    await app.restart()
+                await async_api.expect(page.locator("#status")).to_have_text("")
+                await page.locator("#msg").fill("/trogiup")
+                await page.locator("#msg").press("Enter")
+                await async_api.expect(log).to_contain_text("các lệnh")
+                async with page.expect_websocket():
+                    await page.reload()
+                await async_api.expect(log).to_contain_text("Bạn đã là")
+                await page.locator("#msg").fill("/trogiup")
+                await page.locator("#msg").press("Enter")
+                await async_api.expect(log.get_by_text("/trogiup")).to_have_count(2)
+            finally:
+                await browser.close()
+
+        assert sum(f"/start inv_{token}" in frame for frame in sent) == 1, sent
+        texts = " ".join(m["text"] for m in await app.rt.webchat.history("demo-resident"))
+        assert "không hợp lệ" not in texts  # the used invitation was never sent again
+        person = await person_of(db, "web", "demo-resident")
+        assert person is not None
+        async with db.read() as s:
+            assert await people.active_roles(s, person.id) != []

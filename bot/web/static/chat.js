@@ -355,6 +355,13 @@
     return true;
   }
 
+  // A reload of the link must not send a used invitation again ("code already used").
+  function forgetStart() {
+    const url = new URL(location.href);
+    url.searchParams.delete('start');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  }
+
   function onServer(raw) {
     let data;
     try { data = JSON.parse(raw); } catch { return; }
@@ -370,8 +377,11 @@
       stick = true;
       scrollDown(true);
       setTimeout(() => log.setAttribute('aria-live', 'polite'), 0);
-      if (!messages.length && !startSent) {
+      // Once per page load, never on a reconnect: a link's payload (an invitation) counts
+      // whatever the history holds; a bare /start only greets a conversation not begun.
+      if (!startSent && (cfg.start || !messages.length)) {
         startSent = send({ type: 'text', text: cfg.start ? `/start ${cfg.start}` : '/start' });
+        if (startSent && cfg.start) forgetStart();
       }
     } else if (data.type === 'message') {
       showMessage(data);
