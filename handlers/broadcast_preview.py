@@ -114,12 +114,12 @@ async def on_photo(ctx: Ctx) -> None:
         await show(ctx)
         return
     if ctx.ev.kind is not Kind.PHOTO or ctx.ev.photo is None:
-        ctx.say(ctx.t(ctx.ev.payload or "bc.need_photo"))
+        ctx.say(ctx.photo_refused(ctx.ev.payload or "bc.need_photo"))
         return
     try:
         sha, _ = ctx.deps.files.put(ctx.ev.photo.data)
     except FileRejected as exc:
-        ctx.say(ctx.t(exc.reason))
+        ctx.say(ctx.photo_refused(exc.reason))
         return
     d = draft(ctx)
     d.photo_sha = sha

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.messages import Ask, Choice, Inbound, Reply
+from bot.i18n import size
 from bot.i18n import t as translate
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class Ctx:
 
     def t(self, key: str, **kwargs: Any) -> str:
         return translate(self.lang, key, **kwargs)
+
+    def photo_refused(self, reason: str) -> str:
+        """Why a photo was refused (a catalogue key), naming the configured size limit."""
+        return self.t(reason, max=size(self.lang, self.deps.config.limits.photo_max_bytes))
 
     # --- state -----------------------------------------------------------------
     def goto(self, step: str, flow: str | None = None) -> None:

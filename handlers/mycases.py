@@ -104,7 +104,7 @@ async def answer(ctx: Ctx) -> None:
     photo = None
     if ctx.ev.kind is Kind.PHOTO:
         if ctx.ev.photo is None:
-            ctx.say(ctx.t(ctx.ev.payload or "errors.photo_type"))
+            ctx.say(ctx.photo_refused(ctx.ev.payload or "errors.photo_type"))
             return
         sha, mime = ctx.deps.files.put(ctx.ev.photo.data)
         photo = (sha, mime, len(ctx.ev.photo.data))

@@ -24,7 +24,7 @@ async def keep_photo(ctx: Ctx) -> bool:
     """Stores one photo of the draft (type and size checked); False when refused."""
     draft = ctx.data["draft"]
     if ctx.ev.photo is None:
-        ctx.say(ctx.t(ctx.ev.payload or "errors.photo_type"))
+        ctx.say(ctx.photo_refused(ctx.ev.payload or "errors.photo_type"))
         return False
     limit = ctx.deps.config.limits.photos_per_report
     if len(draft["photos"]) >= limit:
@@ -33,7 +33,7 @@ async def keep_photo(ctx: Ctx) -> bool:
     try:
         sha, mime = ctx.deps.files.put(ctx.ev.photo.data)
     except FileRejected as exc:
-        ctx.say(ctx.t(exc.reason))
+        ctx.say(ctx.photo_refused(exc.reason))
         return False
     if sha not in [p[0] for p in draft["photos"]]:
         draft["photos"].append([sha, mime, len(ctx.ev.photo.data)])

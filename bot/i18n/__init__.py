@@ -9,6 +9,7 @@ an error.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -50,3 +51,15 @@ def t(language: str, key: str, /, **kwargs: Any) -> str:
     if template is None:
         template = catalogue("vi")[key]
     return template.format(**kwargs) if kwargs else template
+
+
+def size(language: str, n: int) -> str:
+    """A byte count as people read it ("10 MB"; "1,5 MB" in Vietnamese), never rounded up.
+
+    Used for limits ("at most …"), so a rounded-up figure would promise too much.
+    """
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            text = f"{math.floor(n * 10 / scale) / 10:g}"
+            return f"{text.replace('.', ',') if language == 'vi' else text} {unit}"
+    return f"{n} byte" if language == "vi" else f"{n} bytes"

@@ -188,7 +188,7 @@ async def test_photos_are_checked_for_type_and_size(make_config, sqlite_url, clo
         # Too large: refused from the size Telegram announces, before downloading it.
         before = len(downloads)
         out = await u.photo(png() + b"\x00" * limit)
-        assert "Ảnh quá lớn" in joined(out)
+        assert "Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB." in joined(out)  # [limits], not 10 MB
         assert len(downloads) == before
         # An image sent as a file (uncompressed) is accepted like a photo.
         uid = await h.tg.user_sends_document(4004, png(3, 3), "anh.png", "image/png")

@@ -207,7 +207,7 @@ async def test_stale_buttons_escaping_and_photos_on_the_web(make_config, sqlite_
         out = await chat.photo(PDF)
         assert "Chỉ nhận ảnh JPEG, PNG hoặc WebP." in out[0]["text"]
         out = await chat.photo(png() + b"\x00" * 5000)
-        assert "Ảnh quá lớn" in out[0]["text"]
+        assert out[0]["text"] == "Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."
         out = await chat._send({"type": "photo", "data": "not base64!"})
         assert "Chỉ nhận ảnh" in out[0]["text"]
 

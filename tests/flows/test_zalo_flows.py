@@ -103,7 +103,7 @@ async def test_photos_are_fetched_checked_and_reach_the_officer(make_config, sql
         for answer in ("1", "1", "Có người ném đá vào nhà số 7", "1", "0", "1"):
             await lan.send(answer)
         out = await lan.photo(b"\xff\xd8\xff" + b"\x00" * 5000)
-        assert "Ảnh quá lớn" in text_of(out)
+        assert "Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB." in text_of(out)
         out = await lan.photo(GIF)
         assert "Chỉ nhận ảnh JPEG" in text_of(out)
         out = await lan.photo(JPEG, caption="cửa sổ bị vỡ")

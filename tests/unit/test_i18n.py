@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import LANGUAGES, catalogue, t
+from bot.i18n import LANGUAGES, catalogue, size, t
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for d in ("bot", "handlers", "broadcasts") for p in (ROOT / d).rglob("*.py"))
@@ -129,3 +129,21 @@ def test_every_text_formats(lang: str) -> None:
 def test_english_falls_back_to_vietnamese_only_for_unknown_languages() -> None:
     assert t("en", "menu.help") != t("vi", "menu.help")
     assert t("fr", "menu.help") == t("vi", "menu.help")
+
+
+@pytest.mark.parametrize(("n", "vi", "en"), [
+    (10 * 1024 * 1024, "10 MB", "10 MB"),
+    (5_000_000, "4,7 MB", "4.7 MB"),  # 4.77 MiB: a limit is never rounded up
+    (4096, "4 KB", "4 KB"),
+    (1536, "1,5 KB", "1.5 KB"),
+    (500, "500 byte", "500 bytes"),
+])
+def test_sizes_as_people_read_them(n: int, vi: str, en: str) -> None:
+    assert (size("vi", n), size("en", n)) == (vi, en)
+
+
+def test_the_photo_limit_is_named_in_both_languages() -> None:
+    assert t("vi", "errors.photo_too_big", max=size("vi", 5_000_000)) == \
+        "Ảnh quá lớn. Hãy gửi ảnh không quá 4,7 MB."
+    assert t("en", "errors.photo_too_big", max=size("en", 5_000_000)) == \
+        "The photo is too large. Send one of at most 4.7 MB."
