@@ -85,7 +85,8 @@ def to_inbound(update: Update, bot_username: str) -> Inbound | None:
                      message_ref=str(msg.message_id))
     if update.my_chat_member is not None:
         return _from_member(update, update.my_chat_member)
-    msg = update.message or update.edited_message
+    # Edits are ignored: an edited old answer would otherwise answer the current question.
+    msg = update.message
     if msg is None:
         return None
     return _from_message(update, msg, bot_username)

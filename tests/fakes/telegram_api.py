@@ -913,6 +913,25 @@ class FakeTelegram:
             user_id, text, chat_id, first_name, username, chat_type, reply_to_message_id
         )
 
+    def user_messages(self, chat_id: int) -> list[JSONDict]:
+        """What users sent in ``chat_id`` (not the bot), oldest first."""
+        return [m for (chat, _), m in sorted(self._messages.items())
+                if chat == chat_id and m.get("from", {}).get("id") != self.bot_id]
+
+    async def user_edits_text(self, chat_id: int, message_id: int, text: str) -> int:
+        """The author of message ``message_id`` edits it to ``text`` (an ``edited_message``)."""
+        original = self._messages.get((chat_id, message_id))
+        if original is None or original.get("from", {}).get("id") == self.bot_id:
+            raise LookupError(f"no user message {message_id} in chat {chat_id}")
+        edited: JSONDict = {k: v for k, v in original.items() if k != "entities"}
+        edited["text"] = text
+        edited["edit_date"] = int(time.time())
+        entities = _command_entities(text)
+        if entities:
+            edited["entities"] = entities
+        self._messages[(chat_id, message_id)] = edited
+        return await self.inject_update({"edited_message": edited})
+
     async def user_presses(
         self,
         user_id: int,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 import bot.channels.telegram as tg_module
-from storage.tables import Attachment, ProcessedUpdate
+from storage.tables import Attachment, Conversation, ProcessedUpdate
 from tests.fakes.telegram_api import SECRET_HEADER, FakeTelegram, parse_html
 from tests.flows.dialogs import (
     JPEG,
@@ -254,6 +254,31 @@ async def test_stale_button_gets_a_polite_answer(make_config, sqlite_url, clock)
         # The dialog is still where it was.
         out = await u.send("da nang")
         assert "Thành phố Đà Nẵng" in last_buttons(u)
+
+
+async def test_edited_messages_are_ignored(make_config, sqlite_url, clock):
+    """Editing an old answer must not answer the question the dialog is at now."""
+    async with harness(make_config, sqlite_url, clock) as h:
+        u = h.user(4007)
+        await u.send("/start")
+        await u.press("Đồng ý")
+        await u.press("Tiếng Việt")
+        await u.send("da nang")
+        out = await u.press("Thành phố Đà Nẵng")
+        assert "xã/phường nào" in joined(out)
+        async with h.rt.deps.db.read() as s:
+            before = (await s.execute(select(Conversation.step, Conversation.version))).one()
+        old = next(m for m in h.tg.user_messages(4007) if m.get("text") == "da nang")
+
+        for edit in ("hai chau", "/huy"):  # an answer to the commune question; a command
+            uid = await h.tg.user_edits_text(4007, old["message_id"], edit)
+            assert await u._after(uid) == []  # handled, and nothing sent
+        async with h.rt.deps.db.read() as s:
+            after = (await s.execute(select(Conversation.step, Conversation.version))).one()
+        assert after == before  # the dialog did not move
+        # A new message answers the current question as usual.
+        await u.send("hai chau")
+        assert "Phường Hải Châu" in last_buttons(u)
 
 
 # --------------------------------------------------------------------------- text
