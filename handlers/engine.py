@@ -10,7 +10,6 @@ returned for the adapter to send after the commit.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 import weakref
@@ -28,7 +27,6 @@ from bot.text import fold
 from handlers.context import MENU_KEY, Ctx, step_tag
 from handlers.router import Routes
 from storage.repos import conversations, people
-from storage.tables import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +120,10 @@ class Engine:
                     return Outcome([], duplicate=True)
                 await conversations.lock_key(db, ev.key)
                 row = await conversations.load(db, ev.key)
-                # A deep copy: SQLAlchemy compares old and new JSON values, and nested
-                # drafts mutated in place would otherwise look unchanged and not be saved.
-                data = copy.deepcopy(row.data) if row else {}
+                # Freshly decoded JSON: handlers may change it in place.
+                data = row.data if row else {}
                 ev = resolve_typed_choice(ev, data, numbered)
-                person = await people.by_identity(db, ev.channel, ev.user_id)
+                person, roles = await people.with_roles(db, ev.channel, ev.user_id)
                 lang = (person.language if person else data.get("lang")) or \
                     self.deps.config.bot.language
                 ctx = Ctx(ev=ev, db=db, deps=self.deps, flow=row.flow if row else None,
@@ -134,7 +131,7 @@ class Engine:
                           args=ev.args)
                 ctx.commands = self
                 if person is not None:
-                    ctx.roles = await people.active_roles(db, person.id)
+                    ctx.roles = roles
                 await self._dispatch(ctx)
                 await self._save(db, row, ctx, now)
             for fn in ctx.after_commit:
@@ -144,28 +141,21 @@ class Engine:
                            registered=ctx.person is not None and not ctx.forget,
                            forget=ctx.forget)
 
-    async def _save(self, db: AsyncSession, row: Conversation | None, ctx: Ctx,
+    async def _save(self, db: AsyncSession, row: conversations.State | None, ctx: Ctx,
                     now: datetime) -> None:
         if ctx.forget:
-            if row is not None:
-                db.expunge(row)
-            return
+            return  # the erasure already removed the state row with everything else
         if ctx.flow is None:
             ctx.data.pop(MENU_KEY, None)
             if ctx.person is None:
                 # Without consent and outside onboarding, keep nothing about this chat.
                 if row is not None:
-                    await db.delete(row)
+                    await conversations.drop(db, row)
                 return
         if not ctx.person:
             ctx.data["lang"] = ctx.lang
-        if row is None:
-            row = Conversation(channel=ctx.ev.channel, chat_id=ctx.ev.chat_id,
-                               user_id=ctx.ev.user_id, version=0, data={})
-            db.add(row)
-        row.flow, row.step, row.data = ctx.flow, ctx.step, dict(ctx.data)
-        row.version = (row.version or 0) + 1
-        row.updated_at = now
+        await conversations.save(db, ctx.ev.key, row, flow=ctx.flow, step=ctx.step,
+                                 data=dict(ctx.data), at=now)
 
     async def _dispatch(self, ctx: Ctx) -> None:
         ev = ctx.ev

@@ -83,7 +83,8 @@ class Area(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    level: Mapped[str] = mapped_column(String(10))  # province | commune | village
+    # Indexed: the onboarding's province search filters on it before the LIKE scan.
+    level: Mapped[str] = mapped_column(String(10), index=True)  # province | commune | village
     name: Mapped[str] = mapped_column(String(120))
     type: Mapped[str] = mapped_column(String(40))  # Tỉnh, Phường, Xã, Thôn, Tổ dân phố…
     key: Mapped[str] = mapped_column(String(160), index=True)  # fold("Phường Hải Châu")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.text import fold
@@ -48,20 +49,39 @@ async def descendant_ids(session: AsyncSession, area_ids: Iterable[int]) -> set[
     return found
 
 
+@functools.cache
+def _search_stmt(level: bool, parent: bool, words: int) -> Select[Area]:
+    # One statement per shape, built once: onboarding searches on every typed answer, and
+    # building and keying the statement cost more CPU than SQLite takes to run it.
+    stmt = select(Area)
+    if level:
+        stmt = stmt.where(Area.level == bindparam("level"))
+    if parent:
+        stmt = stmt.where(Area.parent_id == bindparam("parent_id"))
+    for i in range(words):
+        stmt = stmt.where(Area.key.like(bindparam(f"w{i}"), escape="/"))
+    return stmt.limit(200)
+
+
+def _contains(word: str) -> str:
+    escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
 async def search(session: AsyncSession, query: str, *, level: str | None = None,
                  parent_id: int | None = None, limit: int = 8) -> list[Area]:
     """Accent-insensitive search: exact key, then prefix, then every word contained."""
     key = fold(query)
     if not key:
         return []
-    stmt = select(Area)
+    words = key.split(" ")
+    params: dict[str, object] = {f"w{i}": _contains(w) for i, w in enumerate(words)}
     if level:
-        stmt = stmt.where(Area.level == level)
+        params["level"] = level
     if parent_id is not None:
-        stmt = stmt.where(Area.parent_id == parent_id)
-    for word in key.split(" "):
-        stmt = stmt.where(Area.key.contains(word, autoescape=True))
-    rows = list((await session.execute(stmt.limit(200))).scalars())
+        params["parent_id"] = parent_id
+    stmt = _search_stmt(bool(level), parent_id is not None, len(words))
+    rows = list((await session.execute(stmt, params)).scalars())
 
     def rank(a: Area) -> tuple[int, int, str]:
         name = fold(a.name)

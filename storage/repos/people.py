@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.tables import Area, Identity, Person, RoleGrant
@@ -15,6 +15,25 @@ async def by_identity(session: AsyncSession, channel: str, user_id: str) -> Pers
             .where(Identity.channel == channel, Identity.user_id == user_id,
                    Person.erased_at.is_(None)))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# Built once: the engine runs it for every update (see storage/repos/conversations.py).
+_WITH_ROLES = (
+    select(Person, RoleGrant.role, RoleGrant.area_id)
+    .join(Identity, Identity.person_id == Person.id)
+    .outerjoin(RoleGrant, and_(RoleGrant.person_id == Person.id, RoleGrant.revoked_at.is_(None)))
+    .where(Identity.channel == bindparam("channel"), Identity.user_id == bindparam("user_id"),
+           Person.erased_at.is_(None))
+    .order_by(RoleGrant.id))
+
+
+async def with_roles(session: AsyncSession, channel: str, user_id: str
+                     ) -> tuple[Person | None, list[tuple[str, int]]]:
+    """The person behind a channel identity and their active roles, in one query."""
+    rows = (await session.execute(_WITH_ROLES, {"channel": channel, "user_id": user_id})).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [(r, a) for _, r, a in rows if r is not None]
 
 
 async def identity(session: AsyncSession, channel: str, user_id: str) -> Identity | None:

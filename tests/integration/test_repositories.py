@@ -360,11 +360,12 @@ async def test_conversation_json_round_trips_vietnamese(database: Database,
     async with database.uow() as s:
         row = await conversations.load(s, key)
         assert row is not None
-        row.data = {**row.data, "step2": "Đà Nẵng"}
-        row.version += 1
+        await conversations.save(s, key, row, flow=row.flow, step="ask_time",
+                                 data={**row.data, "step2": "Đà Nẵng"}, at=clock())
     async with database.read() as s:
         row = await conversations.load(s, key)
         assert row is not None and row.data["step2"] == "Đà Nẵng" and row.version == 1
+        assert (row.flow, row.step) == ("tip", "ask_time")
 
     async with database.uow() as s:
         await conversations.delete_for_user(s, "telegram", "601")

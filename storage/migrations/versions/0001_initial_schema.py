@@ -32,6 +32,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('areas', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_areas_key'), ['key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_areas_level'), ['level'], unique=False)
         batch_op.create_index(batch_op.f('ix_areas_parent_id'), ['parent_id'], unique=False)
 
     op.create_table('conversations',
@@ -690,6 +691,7 @@ def downgrade() -> None:
     op.drop_table('conversations')
     with op.batch_alter_table('areas', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_areas_parent_id'))
+        batch_op.drop_index(batch_op.f('ix_areas_level'))
         batch_op.drop_index(batch_op.f('ix_areas_key'))
 
     op.drop_table('areas')
