@@ -8,10 +8,11 @@ event loop's thread and the "async" methods return at once.
 
 SQLAlchemy's ``async_creator`` takes any object shaped like an aiosqlite connection; this
 is that shape, limited to what SQLAlchemy's aiosqlite dialect calls. The price: a
-statement that waits (another process holding the write lock, a large fan-out query)
-holds up the loop for that long. The bot is the only writer of its SQLite file (a second
-process is refused), so waits are short CLI transactions; bulk statements use
-:meth:`storage.db.Database.bulk`, which keeps aiosqlite's thread.
+statement that waits or runs long (another process holding the write lock, a fan-out of
+a large broadcast) holds up the loop for that long. The bot is the only long-lived
+writer of its SQLite file (a second bot process is refused), so waits are short CLI
+transactions; the fan-out times are in docs/benchmarks.md. Deployments big enough for
+that to matter belong on PostgreSQL.
 """
 
 from __future__ import annotations
