@@ -76,8 +76,8 @@ async def take_up(ctx: Ctx) -> bool:
     """Redeem the invitation kept in the flow for the registered person; False if refused."""
     assert ctx.person is not None
     try:
-        role, area = await invites.redeem(ctx.db, ctx.data.get("token", ""), ctx.person,
-                                          ctx.now)
+        role, area, routed = await invites.redeem(ctx.db, ctx.data.get("token", ""),
+                                                  ctx.person, ctx.now)
     except invites.InviteError as exc:
         ctx.end()
         ctx.say(ctx.t(exc.reason))
@@ -85,6 +85,9 @@ async def take_up(ctx: Ctx) -> bool:
     if ctx.person.home_area_id is None:
         ctx.person.home_area_id = area.id
     ctx.end()
-    ctx.say(ctx.t("invite.granted", role=ctx.t(f"roles.{role}"), area=areas.label(area))
-            + "\n\n" + ctx.t("help.staff"))
+    text = ctx.t("invite.granted", role=ctx.t(f"roles.{role}"), area=areas.label(area))
+    if routed:
+        text += "\n" + ctx.t("waiting.passed_on", n=routed)
+        ctx.after_commit.append(ctx.deps.wake)
+    ctx.say(text + "\n\n" + ctx.t("help.staff"))
     return True

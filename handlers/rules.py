@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.domain.messages import esc
-from bot.services import categories, routing
+from bot.services import categories, routing, waiting
 from handlers.context import Ctx
 from handlers.router import Router
 from storage.repos import areas
@@ -190,9 +190,14 @@ async def officer(ctx: Ctx) -> None:
     await routing.set_rule(ctx.db, area=area, category=code, officer_id=chosen,
                            backup_id=backup, group_chat_id=old.group_chat_id if old else None,
                            actor_id=ctx.person.id, actor_label="chat", at=ctx.now)
+    routed = await waiting.route_waiting(ctx.db, area, ctx.now, trigger="rule.set")
     ctx.end()
-    ctx.say(ctx.t("rules.saved", category=label, area=esc(areas.label(area)),
-                  officer=await _name(ctx, chosen)))
+    text = ctx.t("rules.saved", category=label, area=esc(areas.label(area)),
+                 officer=await _name(ctx, chosen))
+    if routed:
+        text += "\n" + ctx.t("waiting.passed_on", n=len(routed))
+        ctx.after_commit.append(ctx.deps.wake)
+    ctx.say(text)
 
 
 def _cancel(ctx: Ctx) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli.common import database
 from bot.cli.main import CliError, with_config
 from bot.config import Config
-from bot.services import categories, routing
+from bot.services import categories, routing, waiting
 from storage.repos import areas, people
 from storage.tables import Area, GroupChat, Person
 
@@ -104,13 +104,18 @@ async def set_(args: argparse.Namespace, config: Config) -> int:
             group = await s.get(GroupChat, args.group)
             if group is None or not group.active:
                 raise CliError(f"--group: no active group chat with id {args.group}")
+        now = datetime.now(UTC)
         await routing.set_rule(s, area=area, category=category, officer_id=args.officer,
                                backup_id=args.backup, group_chat_id=args.group, actor_id=None,
-                               actor_label="cli", at=datetime.now(UTC))
+                               actor_label="cli", at=now)
+        routed = await waiting.route_waiting(s, area, now, trigger="rule.set")
         line = (f"rule set: {area.code} {areas.label(area)} · {category or '* (default)'} → "
                 f"officer {_who(officer, args.officer)}, backup {_who(backup, args.backup)}")
         if args.group is not None:
             line += f", group {args.group}"
+        if routed:  # the running bot's dispatcher sends the notices
+            line += f"\npassed on {len(routed)} waiting case(s): " + \
+                ", ".join(c.ref for c in routed)
     print(line)
     return 0
 

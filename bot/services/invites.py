@@ -6,11 +6,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
+from bot.services import audit, waiting
 from storage.repos import areas, people
 from storage.tables import Area, Invite, Person
 
@@ -68,8 +69,15 @@ async def lookup(db: AsyncSession, token: str, now: datetime) -> tuple[Invite, A
     return inv, area
 
 
-async def redeem(db: AsyncSession, token: str, person: Person, now: datetime) -> tuple[str, Area]:
-    """Use the invite once and grant its role to ``person``."""
+class Redeemed(NamedTuple):
+    role: str
+    area: Area
+    routed: int  # waiting cases of the area passed on to the new staff member
+
+
+async def redeem(db: AsyncSession, token: str, person: Person, now: datetime) -> Redeemed:
+    """Use the invite once and grant its role to ``person``; the area's cases that waited
+    for someone (no officer until now) are routed at once."""
     inv, area = await lookup(db, token, now)
     inv.used_at, inv.used_by = now, person.id
     if inv.name and not person.display_name:
@@ -77,4 +85,5 @@ async def redeem(db: AsyncSession, token: str, person: Person, now: datetime) ->
     await people.grant(db, person.id, inv.role, area.id)
     audit.record(db, "role.grant", at=now, actor_id=person.id, object_type="invite",
                  object_id=inv.id, role=inv.role, area=area.code)
-    return inv.role, area
+    routed = await waiting.route_waiting(db, area, now, trigger="role.grant")
+    return Redeemed(inv.role, area, len(routed))

@@ -79,8 +79,8 @@ async def _attachments(db: AsyncSession, case: Case) -> list[Attachment]:
                                   .order_by(Attachment.id))).scalars())
 
 
-async def route_and_notify(db: AsyncSession, case: Case, now: datetime) -> routing.Target:
-    """Find the responsible officer, notify them (and a duty group), start the ack timer."""
+async def target_for(db: AsyncSession, case: Case) -> routing.Target:
+    """Who should get ``case`` now: the routing answer, or its backup when unreachable."""
     cat = await categories.get(db, case.category_code, None)
     area = await areas.by_id(db, case.area_id) if case.area_id else None
     # A data-subject request (kind "privacy") concerns personal data: police staff only.
@@ -96,6 +96,16 @@ async def route_and_notify(db: AsyncSession, case: Case, now: datetime) -> routi
             backup = await case_actions._backup_for(db, case, target.officer_id)
             if backup is not None:
                 target = dataclasses.replace(target, officer_id=backup, reason="backup")
+    return target
+
+
+async def route_and_notify(db: AsyncSession, case: Case, now: datetime, *,
+                           trigger: str = "new") -> routing.Target:
+    """Find the responsible officer, notify them (and a duty group), start the ack timer.
+
+    ``trigger`` says why in the audit log: a new case, or one that waited for someone.
+    """
+    target = await target_for(db, case)
     case.assignee_id = target.officer_id
     case.status = "routed" if target.officer_id or target.group_chat_id else "new"
     if target.officer_id:
@@ -114,7 +124,8 @@ async def route_and_notify(db: AsyncSession, case: Case, now: datetime) -> routi
     if case.ack_due_at is not None:
         await timers.schedule(db, ACK_TIMER, case.id, case.ack_due_at, level=0)
     audit.record(db, "case.route", at=now, actor_label="router", object_type="case",
-                 object_id=case.ref, officer=target.officer_id, reason=target.reason)
+                 object_id=case.ref, officer=target.officer_id, reason=target.reason,
+                 trigger=trigger)
     return target
 
 

@@ -261,8 +261,8 @@ async def test_invite_create_lookup_and_redeem_once(da_nang: Database, clock: Fa
     async with da_nang.uow() as s:
         person = await s.get(Person, officer.id)
         assert person is not None
-        role, area = await invites.redeem(s, new.token, person, clock())
-    assert (role, area.code) == ("officer", HAI_CHAU)
+        role, area, routed = await invites.redeem(s, new.token, person, clock())
+    assert (role, area.code, routed) == ("officer", HAI_CHAU, 0)
 
     async with da_nang.read() as s:
         person = await s.get(Person, officer.id)

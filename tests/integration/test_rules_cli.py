@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,10 @@ import pytest
 from bot.cli.main import main
 from bot.config import load_config
 from bot.services import areas as areas_svc
-from bot.services import routing
+from bot.services import categories, routing
 from storage.db import Database, make_engine
 from storage.repos import areas, people
-from storage.tables import GroupChat
+from storage.tables import Case, GroupChat
 
 TIMEOUT = 120
 HEADER = "area\tcategory\tofficer\tbackup\tgroup"
@@ -246,6 +246,47 @@ def test_refusals_are_one_line_and_change_nothing(site, capsys):
                ids["binh"])[0] == 0
     assert cli(folder, capsys, "rules", "set", "--area", "20242", "--officer", ids["cuc"])[0] == 0
     assert [a for a, _, _ in audit_rows(folder)] == ["rule.set", "rule.set"]
+
+
+async def _waiting_case(folder: Path, village_code: str) -> str:
+    """A tip left "new" because nobody received tips when it was filed."""
+    db = Database(make_engine(load_config(folder / "config.toml").database_url))
+    now = datetime.now(UTC)
+    try:
+        async with db.uow() as s:
+            await categories.ensure_defaults(s)
+            village = await areas.by_code(s, village_code)
+            assert village is not None
+            s.add(Case(ref="BY-26-000042", kind="tip", category_code="CUTRU",
+                       area_id=village.id, description="Nhà trọ số 3 có 12 người ở",
+                       status="new", created_at=now - timedelta(days=2),
+                       ack_due_at=now - timedelta(days=1), close_due_at=now + timedelta(days=1)))
+        return "BY-26-000042"
+    finally:
+        await db.close()
+
+
+def test_a_rule_passes_on_the_cases_that_waited(site, capsys):
+    folder, ids = site
+    ref = asyncio.run(_waiting_case(folder, ids["village"]))
+    status, out, _ = cli(folder, capsys, "rules", "set", "--area", ids["village"],
+                         "--category", "CUTRU", "--officer", ids["cuc"])
+    assert status == 0 and out.splitlines()[-1] == f"passed on 1 waiting case(s): {ref}"
+    db_path = load_config(folder / "config.toml").database_url.split("///", 1)[1]
+    with sqlite3.connect(db_path) as conn:
+        case_id, state, assignee = conn.execute(
+            "SELECT id, status, assignee_id FROM cases WHERE ref = ?", (ref,)).fetchone()
+        rows = conn.execute("SELECT kind, chat_id, state FROM deliveries WHERE case_id = ?",
+                            (case_id,)).fetchall()
+        route = conn.execute("SELECT details FROM audit_log WHERE action = 'case.route'"
+                             ).fetchone()[0]
+    assert (state, assignee) == ("routed", int(ids["cuc"]))
+    assert rows == [("case_notify", "cuc", "pending")]  # the running bot sends it
+    assert json.loads(route)["trigger"] == "rule.set"
+    # Set again: nothing is waiting any more.
+    status, out, _ = cli(folder, capsys, "rules", "set", "--area", ids["village"],
+                         "--category", "CUTRU", "--officer", ids["cuc"])
+    assert status == 0 and "passed on" not in out
 
 
 def test_rules_is_in_the_help(capsys):

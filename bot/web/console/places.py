@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import areas as areas_svc
-from bot.services import groups, routing
+from bot.services import groups, routing, waiting
 from bot.web.console import labels
 from bot.web.console.guard import page
 from bot.web.console.site import Req, Site, see_other
@@ -84,6 +84,9 @@ def add_routes(app: web.Application, site: Site) -> None:
             await routing.set_rule(db, area=area, category=category, officer_id=officer,
                                    backup_id=backup, group_chat_id=chat.id if chat else None,
                                    actor_id=req.person_id, actor_label="console", at=req.now)
+            routed = await waiting.route_waiting(db, area, req.now, trigger="rule.set")
+        if routed:
+            req.rt.deps.wake()
         raise see_other("/console/areas", done="rule_set")
 
     @page(site, "areas")
