@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, case, literal_column, select, update
 
 from bot.channels.base import Channel, Failure, SendError
 from bot.domain.messages import Reply
+from broadcasts.outbox import PRIORITY_SOS
 from broadcasts.results import BACKOFF, MAX_ATTEMPTS, Claimed, Defer, Hook, Hooks, Outcome, record
 from storage.db import Database
 from storage.dialect import rowcount
@@ -251,7 +252,9 @@ class Dispatcher:
             except OSError:
                 return SendError(Failure.PERMANENT, "document expired")
         try:
-            await channel.send(row.chat_id, reply, is_group=row.is_group)
+            # Below SOS, queued sends let replies to people chatting now go first.
+            await channel.send(row.chat_id, reply, is_group=row.is_group,
+                               background=row.priority > PRIORITY_SOS)
         except SendError as exc:
             return exc
         except Exception as exc:  # a bug in an adapter must not stop the whole queue

@@ -30,8 +30,10 @@ class Channel(Protocol):
     name: str
     numbered: bool  # choices as numbered text ("1", "2"…) rather than buttons
 
-    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False) -> None:
-        """Send one reply; raise :class:`SendError` on failure."""
+    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False,
+                   background: bool = False) -> None:
+        """Send one reply; raise :class:`SendError` on failure. ``background`` sends
+        (queued notifications) let replies to people chatting now go first."""
         ...
 
 

@@ -15,6 +15,12 @@ the slots of the sends already waiting: they fail with ``RETRY_AFTER`` instead o
 to the flood (the delivery dispatcher then holds the channel, by its own clock, until the
 wait is over).
 
+Two lanes share the global rate. Replies to someone who is chatting right now take the
+next free slot. Background sends (notifications, broadcasts: the delivery dispatcher)
+book at most ``BACKGROUND_AHEAD`` seconds ahead, one at a time: without that, a
+dispatcher with dozens of sends in flight books seconds of slots, and every reply waits
+behind them (measured: resident replies p50 6.6 s while tips were notified at 30/s).
+
 The limits are per bot, the pacer per process: with several delivery workers each paces
 at its share of the global rate (``set_rate``, kept by :mod:`bot.workers`), and each chat
 is sent to by one worker only, so the per-chat and per-group pacing stays exact.
@@ -37,6 +43,7 @@ GROUP_SPAN = 61.0  # 20 per minute, with a second to spare for jitter
 # its queueing): each one slows the global pace by 5 % more (at most 25 %), and the
 # slowdown halves every 30 s without another, back to the plain margin.
 SLOW_STEP, SLOW_MAX, SLOW_HALF_LIFE = 0.05, 0.25, 30.0
+BACKGROUND_AHEAD = 0.25  # seconds of global slots background sends may book in advance
 
 
 class Pacer:
@@ -54,6 +61,7 @@ class Pacer:
         self._groups: dict[str, deque[float]] = {}  # group → reserved send times
         self._max_chats = max_chats
         self._clock = clock
+        self._background = asyncio.Lock()  # one background send books at a time, FIFO
 
     # --- slots (synchronous, so a reservation is atomic under asyncio) ------------------
     def _chat_slot(self, chat_id: str, is_group: bool, now: float, take: bool) -> float:
@@ -107,8 +115,10 @@ class Pacer:
         self._generation += 1
         self._slow, self._slow_since = min(SLOW_MAX, self._slowdown(now) + SLOW_STEP), now
 
-    async def wait(self, chat_id: str, is_group: bool = False) -> None:
-        """Wait until a message to ``chat_id`` fits under every limit.
+    async def wait(self, chat_id: str, is_group: bool = False, *,
+                   background: bool = False) -> None:
+        """Wait until a message to ``chat_id`` fits under every limit; ``background``
+        sends let replies to people chatting now go first.
 
         Raises:
             SendError: ``RETRY_AFTER`` when a 429 paused the bot while this send waited.
@@ -116,7 +126,15 @@ class Pacer:
         generation = self._generation
         slot = self._chat_slot(chat_id, is_group, self._clock(), take=True)
         await _sleep_until(self._clock, slot)
-        await _sleep_until(self._clock, self._global_slot(self._clock()))
+        if background:
+            async with self._background:
+                # A clock, not an event: replies booked meanwhile push the time out again.
+                while (ahead := self._tat - self._clock()) > BACKGROUND_AHEAD:  # noqa: ASYNC110
+                    await asyncio.sleep(ahead - BACKGROUND_AHEAD)
+                slot = self._global_slot(self._clock())
+        else:
+            slot = self._global_slot(self._clock())
+        await _sleep_until(self._clock, slot)
         left = self._paused_until - self._clock()
         if generation != self._generation and left > 0:
             raise SendError(Failure.RETRY_AFTER, "held back: flood wait", retry_after=left)

@@ -209,11 +209,12 @@ class TelegramChannel:
                             "group" if is_group else "private", exc.failure)
                 return
 
-    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False) -> None:
+    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False,
+                   background: bool = False) -> None:
         markup = keyboard(reply, is_group)
         try:
             if reply.photo is not None or reply.document is not None:
-                await self.pacer.wait(chat_id, is_group)
+                await self.pacer.wait(chat_id, is_group, background=background)
                 caption = reply.text[:CAPTION_LIMIT]
                 if reply.photo is not None:
                     await self.bot.send_photo(chat_id, reply.photo, caption=caption,
@@ -226,7 +227,7 @@ class TelegramChannel:
                 return
             parts = split_text(reply.text, TEXT_LIMIT)
             for i, part in enumerate(parts):
-                await self.pacer.wait(chat_id, is_group)
+                await self.pacer.wait(chat_id, is_group, background=background)
                 await self._send_text(chat_id, part, markup if i == len(parts) - 1 else None)
         except TelegramError as exc:
             err = classify(exc)

@@ -62,7 +62,7 @@ class WebChatChannel:
         self._pushed_here: deque[int] = deque(maxlen=1000)
 
     async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False,
-                   store: bool = True) -> None:
+                   background: bool = False, store: bool = True) -> None:
         """Store the message (unless ``store`` is False), then push it to the visitor's pages."""
         payload = render(reply)
         if self.signer is not None:

@@ -199,9 +199,10 @@ class ZaloChannel:
         """The one pacer of this bot's sends (the dispatcher sizes and defers by it)."""
         return self.out.pacer
 
-    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False) -> None:
+    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False,
+                   background: bool = False) -> None:
         """For the dispatcher: one attempt; it owns retries (raises :class:`SendError`)."""
-        await self.out.send(chat_id, reply, is_group=is_group)
+        await self.out.send(chat_id, reply, is_group=is_group, background=background)
 
     async def send_now(self, chat_id: str, reply: Reply, *, is_group: bool = False) -> None:
         """A direct reply: retried a few times after passing failures, then logged."""

@@ -48,7 +48,8 @@ class ZaloSender:
         self.signer = Signer(web.session_secret, web.public_url) \
             if web.public_url and web.session_secret else None
 
-    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False) -> None:
+    async def send(self, chat_id: str, reply: Reply, *, is_group: bool = False,
+                   background: bool = False) -> None:
         """Send one reply; raises :class:`SendError` (kinds as in ``zalo_api.classify``)."""
         lang = await self._language(chat_id, reply)
         note = t(lang, HINTS[reply.ask]) if reply.ask in HINTS and not is_group else ""
@@ -67,17 +68,18 @@ class ZaloSender:
         text = text.strip() or "…"
         if photo_url:
             caption = text if len(text) <= TEXT_LIMIT else ""
-            await self._call("sendPhoto", chat_id, is_group,
+            await self._call("sendPhoto", chat_id, is_group, background,
                              {"chat_id": chat_id, "photo": photo_url, "caption": caption})
             if caption:
                 return
         for part in split_text(text, TEXT_LIMIT):
-            await self._call("sendMessage", chat_id, is_group, {"chat_id": chat_id, "text": part})
+            await self._call("sendMessage", chat_id, is_group, background,
+                             {"chat_id": chat_id, "text": part})
 
-    async def _call(self, method: str, chat_id: str, is_group: bool,
+    async def _call(self, method: str, chat_id: str, is_group: bool, background: bool,
                     body: dict[str, Any]) -> None:
         await self.backoff.wait()
-        await self.pacer.wait(chat_id, is_group)
+        await self.pacer.wait(chat_id, is_group, background=background)
         try:
             await self.api.call(method, body)
         except ZaloApiError as exc:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bot.channels.base import Failure, SendError
-from bot.channels.pacing import GROUP_SPAN, Pacer
+from bot.channels.pacing import BACKGROUND_AHEAD, GROUP_SPAN, Pacer
 
 
 class Clock:
@@ -120,3 +120,23 @@ def test_each_429_slows_the_pace_a_little_for_a_while() -> None:
     for _ in range(10):
         pacer.pause(1)
     assert pacer._slowdown(clock.now) == pytest.approx(0.25)
+
+
+async def test_replies_go_before_queued_background_sends_which_keep_the_rate() -> None:
+    pacer = Pacer(20)  # 51.5 ms apart
+    done: dict[str, float] = {}
+    start = time.monotonic()
+
+    async def send(chat: str, background: bool) -> None:
+        await pacer.wait(chat, background=background)
+        done[chat] = time.monotonic() - start
+
+    queued = [asyncio.create_task(send(f"b{i}", True)) for i in range(20)]  # ~1 s of sends
+    await asyncio.sleep(0.2)
+    await send("reply", False)
+    await asyncio.gather(*queued)
+    # The reply waited for the slots booked ahead (≤ BACKGROUND_AHEAD), not for the queue.
+    assert done["reply"] < 0.2 + BACKGROUND_AHEAD + 0.1
+    assert sum(1 for c, at in done.items() if c != "reply" and at < done["reply"]) < 12
+    # The background sends still went at the full rate, one slot for the reply included.
+    assert max(done.values()) == pytest.approx(20 * 1.03 / 20, abs=0.15)
