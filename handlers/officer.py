@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from bot.domain.messages import Choice, Kind, Reply, esc
 from bot.services import case_actions, cases, categories, tips
+from handlers import duty
 from handlers.context import Ctx
 from handlers.router import Router
 from storage.repos import areas
@@ -51,8 +52,10 @@ async def my_cases(ctx: Ctx) -> None:
     area_ids = await areas.descendant_ids(ctx.db, [a for _, a in ctx.roles or []])
     open_cases = await cases.open_for(ctx.db, area_ids, ctx.person.id)
     ctx.end()
+    head = await duty.status_line(ctx)  # on or off duty, for police staff
+    head = f"{head}\n\n" if head else ""
     if not open_cases:
-        ctx.say(ctx.t("officer.no_cases"))
+        ctx.say(head + ctx.t("officer.no_cases"))
         return
     rows = []
     for c in open_cases[:20]:
@@ -60,7 +63,8 @@ async def my_cases(ctx: Ctx) -> None:
             else ""
         rows.append((Choice(f"{overdue}{c.ref} · {c.category_code} · {_age(ctx, c)}",
                             f"!case:{c.id}"),))
-    ctx.reply(Reply(text=ctx.t("officer.cases_title", n=len(open_cases)), choices=tuple(rows)))
+    ctx.reply(Reply(text=head + ctx.t("officer.cases_title", n=len(open_cases)),
+                    choices=tuple(rows)))
 
 
 @router.action("case")

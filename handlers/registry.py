@@ -10,6 +10,7 @@ from handlers import (
     broadcast_manage,
     broadcast_review,
     console,
+    duty,
     group,
     invite,
     link,
@@ -29,8 +30,9 @@ from handlers.router import Routes
 
 def build_routes() -> Routes:
     return Routes([start.router, invite.router, sos.router, tip.router, officer.router,
-                   mycases.router, rules.router, arrival.router, arrival_host.router,
-                   arrival_officer.router, broadcast.router, broadcast_review.router,
-                   broadcast_manage.router, subscriptions.router, console.router,
-                   settings.router, privacy.router, link.router, group.router, menu.router],
+                   duty.router, mycases.router, rules.router, arrival.router,
+                   arrival_host.router, arrival_officer.router, broadcast.router,
+                   broadcast_review.router, broadcast_manage.router, subscriptions.router,
+                   console.router, settings.router, privacy.router, link.router, group.router,
+                   menu.router],
                   fallback=menu.fallback)

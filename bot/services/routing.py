@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
@@ -57,9 +57,14 @@ async def resolve(db: AsyncSession, area: Area, category: str,
                   team_visible: bool = False) -> Target:
     chain = await areas.ancestors(db, area)
     ids = [a.id for a in chain]
+    # Every candidate rule in one query (up to six otherwise), then the precedence here.
+    stmt = select(RoutingRule).where(
+        RoutingRule.area_id.in_(ids),
+        or_(RoutingRule.category_code == category, RoutingRule.category_code.is_(None)))
+    found = {(r.area_id, r.category_code): r for r in (await db.execute(stmt)).scalars()}
     for cat, reason in ((category, "rule"), (None, "default")):
         for a in chain:
-            rule = await _rule(db, a.id, cat)
+            rule = found.get((a.id, cat))
             if rule is not None and (rule.officer_id or rule.group_chat_id):
                 return Target(rule.officer_id, rule.backup_id, rule.group_chat_id, reason)
     roles = ("officer", *TEAM_ROLES) if team_visible else ("officer",)
