@@ -36,14 +36,13 @@ async def _rule(db: AsyncSession, area_id: int, category: str | None) -> Routing
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
-async def staff_on(db: AsyncSession, area_ids: list[int], roles: tuple[str, ...],
-                   on_duty_only: bool = False) -> list[int]:
-    """Person ids holding one of ``roles`` on the areas, in the areas' order."""
+async def staff_on(db: AsyncSession, area_ids: list[int], roles: tuple[str, ...]
+                   ) -> list[int]:
+    """Person ids holding one of ``roles`` on the areas, in the areas' order (duty shifts
+    matter to SOS only: see bot.services.duty)."""
     stmt = select(RoleGrant.person_id, RoleGrant.area_id).where(
         RoleGrant.area_id.in_(area_ids), RoleGrant.role.in_(roles),
         RoleGrant.revoked_at.is_(None)).order_by(RoleGrant.id)
-    if on_duty_only:
-        stmt = stmt.where(RoleGrant.on_duty.is_(True))
     rows = (await db.execute(stmt)).all()
     out: list[int] = []
     for area_id in area_ids:

@@ -1,5 +1,6 @@
-"""SOS alerts: every on-duty officer of the area at once, re-sent until acknowledged,
-then escalated to the leaders. Priority 0: quiet hours and queues never delay them."""
+"""SOS alerts: the on-duty officers of the area at once (most specific level first; with
+nobody on duty, every officer, then the leaders), re-sent until acknowledged, then
+escalated to the leaders. Priority 0: quiet hours and queues never delay them."""
 
 from __future__ import annotations
 
@@ -9,24 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.messages import Reply
 from bot.i18n import t
-from bot.services import audit, case_actions, notify, routing, timers, tips
+from bot.services import audit, case_actions, duty, notify, timers, tips
 from broadcasts.outbox import PRIORITY_SOS
 from storage.repos import areas
 from storage.tables import Case, Timer
 
 
 async def on_duty(db: AsyncSession, case: Case) -> list[int]:
-    if case.area_id is None:
-        return []
-    area = await areas.by_id(db, case.area_id)
-    assert area is not None
-    chain = [a.id for a in await areas.ancestors(db, area)]
-    ids = await routing.staff_on(db, chain, ("officer",), on_duty_only=True)
-    return ids or await routing.staff_on(db, chain, ("leader", "admin"))
+    """Who this round alerts: the on-duty officers nearest the case's area, or fallbacks
+    (see :func:`bot.services.duty.sos_recipients`); nobody for a case without an area."""
+    area = await areas.by_id(db, case.area_id) if case.area_id is not None else None
+    return await duty.sos_recipients(db, area) if area is not None else []
 
 
 async def alert(db: AsyncSession, case: Case, now: datetime, round_: int = 0) -> int:
-    """Alert every on-duty officer; returns how many were alerted."""
+    """Alert the on-duty officers (or the fallbacks); returns how many were alerted."""
     officers = await on_duty(db, case)
     for pid in officers:
         lang = await notify.language_of(db, pid)
