@@ -123,7 +123,12 @@ class Engine:
                 # Freshly decoded JSON: handlers may change it in place.
                 data = row.data if row else {}
                 ev = resolve_typed_choice(ev, data, numbered)
-                person, roles = await people.with_roles(db, ev.channel, ev.user_id)
+                person, roles, reachable = await people.with_roles(db, ev.channel,
+                                                                   ev.user_id)
+                if person is not None and not reachable and ev.is_private:
+                    # Writing to the bot proves the chat works again after a 403 (a group
+                    # message does not: the private chat may still be blocked).
+                    await people.mark_reachable(db, ev.channel, ev.user_id)
                 lang = (person.language if person else data.get("lang")) or \
                     self.deps.config.bot.language
                 ctx = Ctx(ev=ev, db=db, deps=self.deps, flow=row.flow if row else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.tables import Area, Identity, Person, RoleGrant
@@ -19,7 +19,7 @@ async def by_identity(session: AsyncSession, channel: str, user_id: str) -> Pers
 
 # Built once: the engine runs it for every update (see storage/repos/conversations.py).
 _WITH_ROLES = (
-    select(Person, RoleGrant.role, RoleGrant.area_id)
+    select(Person, Identity.reachable, RoleGrant.role, RoleGrant.area_id)
     .join(Identity, Identity.person_id == Person.id)
     .outerjoin(RoleGrant, and_(RoleGrant.person_id == Person.id, RoleGrant.revoked_at.is_(None)))
     .where(Identity.channel == bindparam("channel"), Identity.user_id == bindparam("user_id"),
@@ -28,12 +28,20 @@ _WITH_ROLES = (
 
 
 async def with_roles(session: AsyncSession, channel: str, user_id: str
-                     ) -> tuple[Person | None, list[tuple[str, int]]]:
-    """The person behind a channel identity and their active roles, in one query."""
+                     ) -> tuple[Person | None, list[tuple[str, int]], bool]:
+    """The person behind a channel identity, their active roles, and whether the identity
+    is marked reachable, in one query."""
     rows = (await session.execute(_WITH_ROLES, {"channel": channel, "user_id": user_id})).all()
     if not rows:
-        return None, []
-    return rows[0][0], [(r, a) for _, r, a in rows if r is not None]
+        return None, [], True
+    return rows[0][0], [(r, a) for _, _, r, a in rows if r is not None], bool(rows[0][1])
+
+
+async def mark_reachable(session: AsyncSession, channel: str, user_id: str) -> None:
+    """The account wrote to the bot: its chat works again (a 403 had marked it)."""
+    await session.execute(update(Identity).where(Identity.channel == channel,
+                                                 Identity.user_id == user_id)
+                          .values(reachable=True))
 
 
 async def identity(session: AsyncSession, channel: str, user_id: str) -> Identity | None:
