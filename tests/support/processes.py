@@ -1,4 +1,6 @@
-"""Real bot processes for the scale-out tests: ``python -m bot --config … run --role …``.
+"""Real bot processes for the scale-out tests: ``python -m bot --config … run --role …``
+(or any ``python -m bot`` command line with its own environment: ``BotProcess.start_args``
+for servers, ``bot_command`` for one-shot commands).
 
 Every process gets its own web port (``BINHYEN_WEB__PORT``), logs to a file in the test's
 folder (shown when it fails to start), and is ready once ``/healthz`` answers. Telegram
@@ -15,7 +17,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,15 +107,21 @@ class BotProcess:
 
     @classmethod
     async def start(cls, config: Path, *roles: str, name: str = "") -> BotProcess:
+        args = ["--config", str(config), "run", *(a for r in roles for a in ("--role", r))]
+        return await cls.start_args(args, config.parent, name=name or "-".join(roles))
+
+    @classmethod
+    async def start_args(cls, args: Sequence[str], folder: Path, *, name: str,
+                         env: Mapping[str, str] | None = None) -> BotProcess:
+        """``python -m bot ARGS`` with ``env`` as its only BINHYEN_* variables (plus its
+        own ``BINHYEN_WEB__PORT``); ready once ``/healthz`` answers."""
         port = free_port()
-        name = name or "-".join(roles)
-        log = config.parent / f"{name}-{port}.log"
-        args = [a for r in roles for a in ("--role", r)]
+        log = folder / f"{name}-{port}.log"
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "--config", str(config), "run", *args, cwd=ROOT,
-                env=_env(BINHYEN_WEB__PORT=str(port)), stdout=asyncio.subprocess.DEVNULL,
-                stderr=err)
+                sys.executable, "-m", "bot", *args, cwd=ROOT,
+                env=_env(**{**(env or {}), "BINHYEN_WEB__PORT": str(port)}),
+                stdout=asyncio.subprocess.DEVNULL, stderr=err)
         bot = cls(name, proc, port, log)
         async with aiohttp.ClientSession() as http:
             for _ in range(600):
@@ -151,6 +159,23 @@ class BotProcess:
     async def get(self, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as http, http.get(self.url(path)) as r:
             return r.status, await r.text()
+
+
+async def bot_command(args: Sequence[str], env: Mapping[str, str] | None = None,
+                      timeout: float = 60) -> tuple[int, str, str]:
+    """Run a one-shot ``python -m bot ARGS`` (``env``: its only BINHYEN_* variables);
+    returns the exit status, stdout and stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=ROOT, env=_env(**(env or {})),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 async def start_all(config: Path, *specs: tuple[str, ...]) -> list[BotProcess]:
