@@ -267,3 +267,13 @@ def test_config_is_hashable_and_comparable() -> None:
     a = build_config({"security": {"data_key": KEY}}, environ={})
     b = build_config({"security": {"data_key": KEY}}, environ={})
     assert a == b and hash(a) == hash(b)
+
+
+def test_the_example_config_ships_inside_the_package() -> None:
+    # A wheel (or the Docker image) has no repository root: `binhyen init` reads it here.
+    from importlib import resources
+    from pathlib import Path
+
+    shipped = resources.files("bot.cli").joinpath("config.example.toml").read_text("utf-8")
+    root = Path(__file__).resolve().parents[2] / "config.example.toml"
+    assert shipped == root.read_text("utf-8") and "[security]" in shipped
