@@ -8,8 +8,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.domain.messages import Ask, Kind
-from bot.services import categories
-from bot.text import fold
+from bot.services import categories, danger
 from handlers import areas_step, tip_submit
 from handlers.context import Ctx
 from handlers.router import Router
@@ -18,8 +17,6 @@ from storage.tables import Area
 
 router = Router("tip")
 MAX_TEXT = 4000
-EMERGENCY_WORDS = ("cuop", "chay", "danh nhau", "cuu", "dao", "sung", "giet", "bat coc",
-                   "dam", "no", "hiep", "dot nha")
 
 
 class S(StrEnum):
@@ -36,12 +33,6 @@ class S(StrEnum):
     ANON = "anon"
     REVIEW = "review"
     DISCARD = "discard"
-
-
-def looks_urgent(text: str) -> bool:
-    """Words of danger anywhere in a report bring up the emergency numbers at once."""
-    words = f" {fold(text)} "
-    return any(f" {w} " in words for w in EMERGENCY_WORDS)
 
 
 @router.command("baotin", "report", menu_vi="Báo tin an ninh trật tự", menu_en="Report")
@@ -167,7 +158,7 @@ async def describe(ctx: Ctx) -> None:
     if len(text) > MAX_TEXT:
         ctx.say(ctx.t("tip.too_long", n=len(text), max=MAX_TEXT))
         return
-    if looks_urgent(text):
+    if danger.looks_urgent(text):  # the 113/114/115 line at once; the report goes on
         ctx.say(ctx.t("common.emergency"))
     ctx.data["draft"]["description"] = text
     await proceed(ctx, S.WHERE)
