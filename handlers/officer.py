@@ -10,7 +10,6 @@ from bot.services import case_actions, cases, categories, tips
 from handlers import duty
 from handlers.context import Ctx
 from handlers.router import Router
-from storage.repos import areas
 from storage.tables import Case, Person
 
 router = Router("officer")
@@ -47,10 +46,9 @@ def _age(ctx: Ctx, case: Case) -> str:
 @router.command("viec", "tasks", staff_only=True, menu_vi="Việc của tôi (cán bộ)",
                 menu_en="My cases (staff)")
 async def my_cases(ctx: Ctx) -> None:
-    """Stores nothing; lists open cases in the officer's areas, oldest first."""
+    """Stores nothing; lists the open cases this person may open, oldest first."""
     assert ctx.person is not None
-    area_ids = await areas.descendant_ids(ctx.db, [a for _, a in ctx.roles or []])
-    open_cases = await cases.open_for(ctx.db, area_ids, ctx.person.id)
+    open_cases = await cases.openable_for(ctx.db, ctx.roles or [], ctx.person.id)
     ctx.end()
     head = await duty.status_line(ctx)  # on or off duty, for police staff
     head = f"{head}\n\n" if head else ""

@@ -8,12 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.messages import Inbound
+from bot.services import categories
 from storage import dialect
 from storage.repos import areas
 from storage.tables import Attachment, Case, CaseMessage, CaseRelay, Category, Counter
 
 OPEN = ("new", "routed", "acknowledged")
 OUTCOMES = ("resolved", "investigating", "not_actionable", "duplicate")
+POLICE_ROLES = ("officer", "leader", "admin")  # may open every case of their areas
 
 
 async def next_ref(db: AsyncSession, prefix: str, now: datetime) -> str:
@@ -97,13 +99,37 @@ async def can_handle(db: AsyncSession, case: Case, roles: list[tuple[str, int]],
     for role, area_id in roles:
         if area_id not in chain:
             continue
-        if role in ("officer", "leader", "admin") or (role == "team" and team_visible):
+        if role in POLICE_ROLES or (role == "team" and team_visible):
             return True
     return False
 
 
+async def openable_for(db: AsyncSession, roles: list[tuple[str, int]], person_id: int
+                       ) -> list[Case]:
+    """Open cases the person may open (the rules of :func:`can_handle`), oldest first:
+    those assigned to them; every case in the areas (and below) of their officer, leader
+    and admin roles; in those of a "3 in 1" team role only the team's categories (never a
+    privacy request); cases without an area for admins. A village head's role shows none.
+    """
+    police = await areas.descendant_ids(db, [a for r, a in roles if r in POLICE_ROLES])
+    team = await areas.descendant_ids(db, [a for r, a in roles if r == "team"]) - police
+    allowed = Case.assignee_id == person_id
+    if police:
+        allowed = allowed | Case.area_id.in_(police)
+    if team:
+        codes = [c.code for c in await categories.for_area(db, None) if c.team_visible]
+        allowed = allowed | (Case.area_id.in_(team) & Case.category_code.in_(codes)
+                             & (Case.kind != "privacy"))
+    if any(r == "admin" for r, _ in roles):
+        allowed = allowed | Case.area_id.is_(None)
+    stmt = select(Case).where(Case.status.in_(OPEN), allowed).order_by(Case.created_at,
+                                                                      Case.id)
+    return list((await db.execute(stmt)).scalars())
+
+
 async def open_for(db: AsyncSession, area_ids: set[int], person_id: int) -> list[Case]:
-    """Open cases in the areas or assigned to the person, oldest first."""
+    """Open cases in the areas or assigned to the person, oldest first (for leaders and
+    admins, who may open all of them; staff lists use :func:`openable_for`)."""
     stmt = select(Case).where(Case.status.in_(OPEN)).where(
         Case.area_id.in_(area_ids) | (Case.assignee_id == person_id)).order_by(Case.created_at)
     return list((await db.execute(stmt)).scalars())
