@@ -122,7 +122,8 @@ class Engine:
                 row = await conversations.load(db, ev.key)
                 # Freshly decoded JSON: handlers may change it in place.
                 data = row.data if row else {}
-                ev = resolve_typed_choice(ev, data, numbered)
+                if not ev.reply_to_text:  # a reply may continue a case (see _dispatch)
+                    ev = resolve_typed_choice(ev, data, numbered)
                 person, roles, reachable = await people.with_roles(db, ev.channel,
                                                                    ev.user_id)
                 if person is not None and not reachable and ev.is_private:
@@ -137,7 +138,7 @@ class Engine:
                 ctx.commands = self
                 if person is not None:
                     ctx.roles = roles
-                await self._dispatch(ctx)
+                await self._dispatch(ctx, numbered)
                 await self._save(db, row, ctx, now)
             for fn in ctx.after_commit:
                 fn()
@@ -162,8 +163,15 @@ class Engine:
         await conversations.save(db, ctx.ev.key, row, flow=ctx.flow, step=ctx.step,
                                  data=dict(ctx.data), at=now)
 
-    async def _dispatch(self, ctx: Ctx) -> None:
+    async def _dispatch(self, ctx: Ctx, numbered: bool) -> None:
         ev = ctx.ev
+        if ev.reply_to_text and ev.kind in (Kind.TEXT, Kind.PHOTO) and ev.is_private \
+                and self.routes.on_reply is not None:
+            # A reply to a case message continues that case unless a step wants free text.
+            free = self.routes.takes_case_reply(ctx.flow, ctx.step)
+            if await self.routes.on_reply(ctx, free):
+                return
+            ctx.ev = ev = resolve_typed_choice(ev, ctx.data, numbered)
         if ev.kind is Kind.COMMAND:
             await self._command(ctx)
         elif ev.kind is Kind.CHOICE and ev.payload.startswith("!"):

@@ -88,9 +88,10 @@ async def reply(ctx: Ctx) -> None:
             cancel="cancel")
 
 
-@router.step(S.ANSWER)
+@router.step(S.ANSWER, case_replies=True)
 async def answer(ctx: Ctx) -> None:
-    """Relays the reporter's text or photo to the officer, keeping them anonymous."""
+    """Relays the reporter's text or photo to the officer, keeping them anonymous; stays
+    here for more until "Xong"."""
     case = await own_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value in ("cancel", "done"):
         ctx.end()

@@ -26,15 +26,19 @@ class S(StrEnum):
 async def load_case(ctx: Ctx, case_id: str) -> Case | None:
     """The case if this staff member may act on it; otherwise says why and returns None."""
     case = await ctx.db.get(Case, int(case_id)) if case_id.isdigit() else None
-    if case is None or ctx.person is None or not ctx.is_staff:
-        ctx.say(ctx.t("officer.not_allowed"))
-        return None
-    cat = await categories.get(ctx.db, case.category_code, None)
-    team = bool(cat and cat.team_visible) and case.kind != "privacy"  # police only
-    if not await cases.can_handle(ctx.db, case, ctx.roles or [], ctx.person.id, team):
+    if case is None or not await may_act(ctx, case):
         ctx.say(ctx.t("officer.not_allowed"))
         return None
     return case
+
+
+async def may_act(ctx: Ctx, case: Case) -> bool:
+    """Whether this staff member may act on the case (assignee, or staff of its area)."""
+    if ctx.person is None or not ctx.is_staff:
+        return False
+    cat = await categories.get(ctx.db, case.category_code, None)
+    team = bool(cat and cat.team_visible) and case.kind != "privacy"  # police only
+    return await cases.can_handle(ctx.db, case, ctx.roles or [], ctx.person.id, team)
 
 
 def _age(ctx: Ctx, case: Case) -> str:
@@ -109,14 +113,13 @@ async def ask(ctx: Ctx) -> None:
             cancel="cancel")
 
 
-@router.step(S.ASK)
+@router.step(S.ASK, case_replies=True)
 async def ask_text(ctx: Ctx) -> None:
     """Relays the question (text or photo) to the tipster, who stays anonymous."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value == "cancel":
         ctx.end()
         return
-    assert ctx.person is not None
     photo = None
     if ctx.ev.kind is Kind.PHOTO and ctx.ev.photo is not None:
         sha, mime = ctx.deps.files.put(ctx.ev.photo.data)
@@ -125,9 +128,16 @@ async def ask_text(ctx: Ctx) -> None:
     if not text and photo is None:
         ctx.say(ctx.t("errors.need_text"))
         return
+    await ask_reporter(ctx, case, text, photo)
+    ctx.end()
+
+
+async def ask_reporter(ctx: Ctx, case: Case, text: str,
+                       photo: tuple[str, str, int] | None) -> None:
+    """Relays an officer's question and says whether it could reach the tipster."""
+    assert ctx.person is not None
     reached = await case_actions.ask_reporter(ctx.db, case, ctx.person.id, text, ctx.now, photo)
     ctx.after_commit.append(ctx.deps.wake)
-    ctx.end()
     ctx.say(ctx.t("officer.asked" if reached else "officer.unreachable", ref=case.ref))
 
 
@@ -154,7 +164,7 @@ async def forward(ctx: Ctx) -> None:
             [*options, (ctx.t("common.cancel"), "cancel")], cancel="cancel")
 
 
-@router.step(S.FORWARD)
+@router.step(S.FORWARD, case_replies=True)
 async def forward_to(ctx: Ctx) -> None:
     """Stores the new assignee, who is notified with the case."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
@@ -190,7 +200,7 @@ async def close(ctx: Ctx) -> None:
              (ctx.t("common.cancel"), "cancel")], cancel="cancel")
 
 
-@router.step(S.OUTCOME)
+@router.step(S.OUTCOME, case_replies=True)
 async def outcome(ctx: Ctx) -> None:
     """Stores the outcome; asks for the reason (what was done)."""
     if ctx.value == "cancel":

@@ -9,6 +9,7 @@ from handlers import (
     broadcast,
     broadcast_manage,
     broadcast_review,
+    case_reply,
     console,
     duty,
     group,
@@ -35,4 +36,4 @@ def build_routes() -> Routes:
                    broadcast_review.router, broadcast_manage.router, subscriptions.router,
                    console.router, settings.router, privacy.router, link.router, group.router,
                    menu.router],
-                  fallback=menu.fallback)
+                  fallback=menu.fallback, on_reply=case_reply.on_reply)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from handlers.context import Ctx
 
 Handler = Callable[["Ctx"], Awaitable[None]]
+# A reply to a bot message (Telegram's swipe-to-reply): True when it was taken as input to
+# the case the quoted message names; ``free`` says the current step does not want it.
+ReplyHandler = Callable[["Ctx", bool], Awaitable[bool]]
 
 
 @dataclass
@@ -38,6 +41,9 @@ class Router:
     commands: list[Command] = field(default_factory=list)
     steps: dict[str, Handler] = field(default_factory=dict)
     actions: dict[str, Handler] = field(default_factory=dict)  # "!verb" payload prefixes
+    # Steps where a reply to a case message continues that case instead of answering the
+    # step: steps that take no free text (buttons) and the case relay steps themselves.
+    case_reply_steps: set[str] = field(default_factory=set)
 
     def command(self, *names: str, staff_only: bool = False, keeps_flow: bool = False,
                 groups: bool = False, menu_vi: str = "", menu_en: str = "",
@@ -50,9 +56,13 @@ class Router:
             return fn
         return deco
 
-    def step(self, name: str) -> Callable[[Handler], Handler]:
+    def step(self, name: str, *, case_replies: bool = False) -> Callable[[Handler], Handler]:
+        """``case_replies``: a reply to a case message here goes to that case (the step
+        expects no free text); otherwise the step gets it, so a draft is never hijacked."""
         def deco(fn: Handler) -> Handler:
             self.steps[str(name)] = fn
+            if case_replies:
+                self.case_reply_steps.add(str(name))
             return fn
         return deco
 
@@ -70,6 +80,7 @@ class Routes:
 
     routers: list[Router]
     fallback: Handler
+    on_reply: ReplyHandler | None = None
 
     def __post_init__(self) -> None:
         self.by_command: dict[str, tuple[Router, Command]] = {}
@@ -82,6 +93,13 @@ class Routes:
                     self.by_command.setdefault(n, (r, c))
             for verb, h in r.actions.items():
                 self.by_action.setdefault(verb, h)
+
+    def takes_case_reply(self, flow: str | None, step: str | None) -> bool:
+        """True when no step is waiting for free text, so a reply may continue a case."""
+        if not flow or not step:
+            return True
+        router = self.by_flow.get(flow)
+        return router is not None and step in router.case_reply_steps
 
     def menu(self, language: str) -> list[tuple[str, str]]:
         """(command, description) pairs for a platform's command menu."""

@@ -1,6 +1,9 @@
 """Report a tip (/baotin): category → what → where → exact place → when → photos →
 anonymous or named → review (edit any field) → submit. Nothing entered is lost on bad
-input: each step re-asks and keeps the draft, which lives in the conversation row."""
+input: each step re-asks and keeps the draft, which lives in the conversation row.
+
+Steps marked ``case_replies`` take only buttons: a Telegram reply to a message about an
+earlier case is relayed to that case there, and the draft waits (handlers.case_reply)."""
 
 from __future__ import annotations
 
@@ -130,7 +133,7 @@ async def proceed(ctx: Ctx, step: str) -> None:
     await ask(ctx, step)
 
 
-@router.step(S.CATEGORY)
+@router.step(S.CATEGORY, case_replies=True)
 async def category(ctx: Ctx) -> None:
     """Stores the category; asks what happened."""
     cat = await categories.get(ctx.db, ctx.value, await _commune_id(ctx)) if ctx.value else None
@@ -164,7 +167,7 @@ async def describe(ctx: Ctx) -> None:
     await proceed(ctx, S.WHERE)
 
 
-@router.step(S.WHERE)
+@router.step(S.WHERE, case_replies=True)
 async def where(ctx: Ctx) -> None:
     """Stores the area (home/preset, or a shared location); asks the exact place."""
     assert ctx.person is not None
@@ -224,7 +227,7 @@ async def place(ctx: Ctx) -> None:
     await proceed(ctx, S.WHEN)
 
 
-@router.step(S.WHEN)
+@router.step(S.WHEN, case_replies=True)
 async def when(ctx: Ctx) -> None:
     """Stores when it happened; asks for photos (or a free-text time)."""
     if ctx.value in ("now", "today"):
@@ -264,7 +267,7 @@ async def photos(ctx: Ctx) -> None:
     await ask_photos(ctx)
 
 
-@router.step(S.ANON)
+@router.step(S.ANON, case_replies=True)
 async def anon(ctx: Ctx) -> None:
     """Stores anonymous/named; shows the review."""
     if ctx.value not in ("anon", "named"):
@@ -275,13 +278,13 @@ async def anon(ctx: Ctx) -> None:
     await proceed(ctx, S.REVIEW)
 
 
-@router.step(S.REVIEW)
+@router.step(S.REVIEW, case_replies=True)
 async def review(ctx: Ctx) -> None:
     """Submits the case or opens a field for editing (see tip_submit.on_review)."""
     await tip_submit.on_review(ctx)
 
 
-@router.step(S.DISCARD)
+@router.step(S.DISCARD, case_replies=True)
 async def discard(ctx: Ctx) -> None:
     """Drops the draft after confirmation, or resumes where the user was."""
     await tip_submit.on_discard(ctx)

@@ -36,17 +36,28 @@ def _base(update: Update, chat: Chat, user_id: int, kind: Kind, **kw: object) ->
         chat_title=chat.title or "", **kw)  # type: ignore[arg-type]
 
 
+def _quoted(msg: Message) -> str:
+    """The text or caption of the bot's message this one replies to (swipe-to-reply), so
+    the core can tell which case it continues; a reply to anyone else's message is none."""
+    target = msg.reply_to_message
+    if target is None or target.from_user is None or not target.from_user.is_bot:
+        return ""
+    return nfc(target.text or target.caption or "")
+
+
 def _from_message(update: Update, msg: Message, bot_username: str) -> Inbound | None:
     if msg.from_user is None:
         return None
     uid = msg.from_user.id
     reply_to = str(msg.reply_to_message.message_id) if msg.reply_to_message else ""
+    quoted = _quoted(msg)
     if msg.text is not None:
         cmd = parse_command(msg.text, bot_username)
         if cmd is not None:
             return _base(update, msg.chat, uid, Kind.COMMAND, command=cmd[0], args=cmd[1],
                          text=nfc(msg.text))
-        return _base(update, msg.chat, uid, Kind.TEXT, text=nfc(msg.text), reply_to=reply_to)
+        return _base(update, msg.chat, uid, Kind.TEXT, text=nfc(msg.text), reply_to=reply_to,
+                     reply_to_text=quoted)
     if msg.contact is not None:
         own = msg.contact.user_id is None or msg.contact.user_id == uid
         # Telegram shares numbers in international form, often without the "+"; without it
@@ -59,7 +70,7 @@ def _from_message(update: Update, msg: Message, bot_username: str) -> Inbound | 
     if msg.photo or msg.document:
         # The photo bytes are fetched by the adapter; the caption travels as text.
         return _base(update, msg.chat, uid, Kind.PHOTO, text=nfc(msg.caption or ""),
-                     reply_to=reply_to)
+                     reply_to=reply_to, reply_to_text=quoted)
     return _base(update, msg.chat, uid, Kind.OTHER)
 
 

@@ -67,6 +67,7 @@ class Inbound:
     language: str = ""  # the client's language hint
     chat_title: str = ""
     reply_to: str = ""  # message id the user replied to, if any
+    reply_to_text: str = ""  # the text or caption of the bot's message the user replied to
     message_ref: str = ""  # platform id of the message that carried a pressed button
 
     @property

@@ -971,10 +971,13 @@ class FakeTelegram:
         first_name: str = "An",
         username: str | None = None,
         chat_type: str = "private",
+        reply_to_message_id: int | None = None,
     ) -> int:
         """A user sends a photo; its bytes are then served by getFile and the file URL."""
         stored = self._store_file(data, mime, None, "photos")
-        message = self._user_message(user_id, chat_id, first_name, username, chat_type, None)
+        message = self._user_message(
+            user_id, chat_id, first_name, username, chat_type, reply_to_message_id
+        )
         message["photo"] = [self._photo_size(stored)]
         if caption:
             message["caption"] = caption

@@ -57,11 +57,13 @@ class TgUser:
         await self.h.handled(update_id)
         return self._new()
 
-    async def send(self, text: str) -> list[Sent]:
+    async def send(self, text: str, reply_to: Sent | None = None) -> list[Sent]:
+        """Send ``text``; ``reply_to`` makes it a reply (swipe-to-reply) to that message."""
         kind = "group" if self.chat_id is not None and self.chat_id < 0 else "private"
-        uid = await self.h.tg.user_sends_text(self.user_id, text, chat_id=self.chat_id,
-                                              first_name=self.first_name,
-                                              username=self.username, chat_type=kind)
+        uid = await self.h.tg.user_sends_text(
+            self.user_id, text, chat_id=self.chat_id, first_name=self.first_name,
+            username=self.username, chat_type=kind,
+            reply_to_message_id=reply_to.message_id if reply_to else None)
         return await self._after(uid)
 
     async def press(self, label: str) -> list[Sent]:
@@ -88,9 +90,11 @@ class TgUser:
                                            chat_id=self.chat, first_name=self.first_name)
         return await self._after(uid)
 
-    async def photo(self, data: bytes, mime: str = "image/jpeg", caption: str = "") -> list[Sent]:
-        uid = await self.h.tg.user_sends_photo(self.user_id, data, mime=mime, caption=caption,
-                                               first_name=self.first_name)
+    async def photo(self, data: bytes, mime: str = "image/jpeg", caption: str = "",
+                    reply_to: Sent | None = None) -> list[Sent]:
+        uid = await self.h.tg.user_sends_photo(
+            self.user_id, data, mime=mime, caption=caption, first_name=self.first_name,
+            reply_to_message_id=reply_to.message_id if reply_to else None)
         return await self._after(uid)
 
     async def contact(self, phone: str, own: bool = True) -> list[Sent]:
