@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.services import case_actions, cases
+from bot.services import cases, relay
 from handlers import mycases, officer
 from handlers.case_input import relay_content
 from handlers.context import Ctx
@@ -60,6 +60,6 @@ async def _reporter_adds(ctx: Ctx, case: Case) -> None:
     content = relay_content(ctx)
     if content is None:
         return
-    await case_actions.reporter_says(ctx.db, case, content[0], ctx.now, content[1])
+    reached = await relay.reporter_says(ctx.db, case, content[0], ctx.now, content[1])
     ctx.after_commit.append(ctx.deps.wake)
-    ctx.say(ctx.t("mycases.sent", ref=case.ref))
+    ctx.say(mycases.sent_text(ctx, case, reached))

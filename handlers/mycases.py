@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from bot.domain.messages import Choice, Kind, Reply, esc
-from bot.services import case_actions, cases
+from bot.services import cases, relay
 from handlers.context import Ctx
 from handlers.menu import main_menu
 from handlers.router import Router
@@ -113,11 +113,16 @@ async def answer(ctx: Ctx) -> None:
     if not text and photo is None:
         ctx.say(ctx.t("errors.need_text"))
         return
-    await case_actions.reporter_says(ctx.db, case, text[:4000], ctx.now, photo)
+    reached = await relay.reporter_says(ctx.db, case, text[:4000], ctx.now, photo)
     ctx.after_commit.append(ctx.deps.wake)
     # Stay on this step: a text and then a photo or two (one burst) all reach the officer.
-    ctx.ask(ctx.t("mycases.sent", ref=case.ref) + "\n" + ctx.t("relay.more"),
+    ctx.ask(sent_text(ctx, case, reached) + "\n" + ctx.t("relay.more"),
             [(ctx.t("relay.done"), "done")], cancel="done")
+
+
+def sent_text(ctx: Ctx, case: Case, reached: bool) -> str:
+    """What the reporter reads after an answer: sent, or kept until someone can read it."""
+    return ctx.t("mycases.sent" if reached else "mycases.sent_nobody", ref=case.ref)
 
 
 @router.action("rate")

@@ -1,4 +1,5 @@
-"""Officer actions on a case and the reporter's answers; shared by chat and console."""
+"""Officer actions on a case (acknowledge, ask, reassign, close) and escalation; shared
+by chat and console. The reporter's answers live in ``relay``."""
 
 from __future__ import annotations
 
@@ -46,21 +47,6 @@ async def ask_reporter(db: AsyncSession, case: Case, officer_id: int, text: str,
     # Keyed by the message, not the time: two questions within a second are two messages.
     return await tips.tell_reporter(db, case, f"relay:{msg.id}", now, reply=reply,
                                     photo_sha=photo[0] if photo else "")
-
-
-async def reporter_says(db: AsyncSession, case: Case, text: str, now: datetime,
-                        photo: tuple[str, str, int] | None = None) -> None:
-    """The reporter's answer or addition, relayed to the assignee (or the area's staff)."""
-    msg = await cases.add_message(db, case, author="reporter", body=text, now=now,
-                                  photo=photo, owner_id=case.reporter_id)
-    targets = [case.assignee_id] if case.assignee_id else []
-    for pid in targets:
-        lang = await notify.language_of(db, pid)
-        body = t(lang, "relay.from_reporter", ref=case.ref, text=esc(text or "📷"))
-        await notify.to_person(db, pid, Reply(text=body, choices=tips.officer_buttons(case, lang)),
-                               kind="case_relay", key=f"case:{case.id}:r:{msg.id}:{pid}",
-                               at=now, case_id=case.id, priority=outbox.PRIORITY_CASE,
-                               photo_sha=photo[0] if photo else "")
 
 
 async def reassign(db: AsyncSession, case: Case, new_officer_id: int, actor_id: int,
