@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.text import fold
 from handlers.context import MENU_KEY, Ctx, step_tag
 from handlers.router import Routes
+from storage import images
 from storage.repos import conversations, people
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,12 @@ class Engine:
         started = time.perf_counter()
         logs.conversation.set(logs.conversation_tag(*ev.key))
         try:
+            if ev.photo is not None:
+                # Metadata (GPS, device, owner) goes before any step sees the photo; off
+                # the event loop, as turning a photo upright decodes it.
+                clean = await asyncio.to_thread(images.strip_metadata, ev.photo.data,
+                                                ev.photo.mime)
+                ev = replace(ev, photo=replace(ev.photo, data=clean))
             return await self._handle(ev, numbered)
         except Exception:
             log.exception("update failed (channel %s, flow state kept)", ev.channel)

@@ -1,9 +1,12 @@
-"""Content-addressed storage for photos users send, with size and type limits."""
+"""Content-addressed storage for photos users send, with size and type limits; their
+metadata is stripped before they are stored."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+from storage import images
 
 ALLOWED = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
 
@@ -39,9 +42,10 @@ class FileStore:
         return mime
 
     def put(self, data: bytes) -> tuple[str, str]:
-        """Store ``data``; returns (sha256, mime)."""
+        """Store an image someone sent, without its metadata (GPS, device, owner: see
+        :mod:`storage.images`); returns (sha256 of what was stored, mime)."""
         mime = self.check(data)
-        return self.put_any(data), mime
+        return self.put_any(images.strip_metadata(data, mime)), mime
 
     def put_any(self, data: bytes) -> str:
         """Store a file we generated ourselves (an export); returns its sha256."""
