@@ -27,7 +27,7 @@ from bot.config import Config
 from bot.deps import Deps, system_clock
 from bot.leadership import LOCK_SCHEDULER, LOCK_TELEGRAM_POLLING, LOCK_ZALO_POLLING, Leadership
 from bot.metrics import Metrics
-from bot.services import case_actions, categories, privacy
+from bot.services import case_actions, categories, handover, privacy
 from bot.web.api import add_api_routes
 from bot.web.console import add_console_routes
 from bot.web.links import Signer, file_route
@@ -134,9 +134,14 @@ class Runtime:
 
 
 def delivery_hooks() -> Hooks:
+    # An unreachable officer (403) never strands a tip: every notice about a case passes
+    # it on (bot.services.handover).
     return Hooks(sent={"case_notify": case_actions.on_notify_sent},
-                 unreachable={"case_notify": case_actions.on_notify_unreachable,
-                              "sos_alert": case_actions.on_notify_unreachable})
+                 unreachable={"case_notify": handover.on_notify_unreachable,
+                              "sos_alert": handover.on_notify_unreachable,
+                              "case_relay": handover.on_relay_unreachable,
+                              "case_escalate": handover.on_escalate_unreachable,
+                              "digest": handover.on_digest_unreachable})
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

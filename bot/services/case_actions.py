@@ -1,5 +1,6 @@
-"""Officer actions on a case (acknowledge, ask, reassign, close) and escalation; shared
-by chat and console. The reporter's answers live in ``relay``."""
+"""Officer actions on a case (acknowledge, ask, reassign, close), escalation, and who may
+take a case over; shared by chat and console. Passing a case on lives in ``handover``,
+the reporter's answers in ``relay``."""
 
 from __future__ import annotations
 
@@ -95,20 +96,25 @@ async def close(db: AsyncSession, case: Case, outcome: str, note: str, actor_id:
                              reply=Reply(text=text, choices=(stars[:3], stars[3:])))
 
 
-async def escalate(db: AsyncSession, case: Case, now: datetime, reason: str) -> bool:
-    """Remind the assignee and alert the next level of leaders; schedule the next check."""
+async def escalate(db: AsyncSession, case: Case, now: datetime, reason: str, *,
+                   remind: bool = True) -> bool:
+    """Remind the assignee and alert the next level of leaders that has anyone reachable
+    (a tier whose accounts all failed is skipped); schedule the next check."""
     if case.status not in ("new", "routed"):
         return False
     level = case.escalation_level + 1
+    leaders = await _leaders_at_level(db, case, level)
+    while leaders and not [p for p in leaders if await _reachable(db, p)]:
+        level += 1
+        leaders = await _leaders_at_level(db, case, level)
     case.escalation_level = level
-    if case.assignee_id:
+    if case.assignee_id and remind:
         lang = await notify.language_of(db, case.assignee_id)
         await notify.to_person(db, case.assignee_id, Reply(
             text=t(lang, "officer.reminder", ref=case.ref),
             choices=tips.officer_buttons(case, lang)), kind="case_escalate",
             key=f"case:{case.id}:remind:{level}", at=now, case_id=case.id,
             priority=outbox.PRIORITY_CASE)
-    leaders = await _leaders_at_level(db, case, level)
     for pid in leaders:
         await tips._notify_staff(db, case, pid, now, kind="case_escalate",
                                  key=f"case:{case.id}:esc:{level}:{pid}",
@@ -149,23 +155,6 @@ async def on_notify_sent(db: AsyncSession, rows: Sequence[Claimed], now: datetim
         if case is not None and case.delivered_at is None:
             case.delivered_at = now
             await tips.tell_reporter(db, case, "status.delivered", now)
-
-
-async def on_notify_unreachable(db: AsyncSession, rows: Sequence[Claimed],
-                                now: datetime) -> None:
-    """The officer blocked the bot or left: hand the tip to the backup or the leaders."""
-    for row in rows:
-        case = await db.get(Case, row.case_id) if row.case_id else None
-        if case is None or case.status not in ("new", "routed"):
-            continue
-        backup = await _backup_for(db, case, row.person_id)
-        if backup is not None:
-            case.assignee_id = backup
-            await tips._notify_staff(db, case, backup, now, kind="case_notify",
-                                     key=f"case:{case.id}:backup:{backup}",
-                                     heading_key="officer.forwarded")
-        else:
-            await escalate(db, case, now, reason="unreachable")
 
 
 async def _backup_for(db: AsyncSession, case: Case, failed_person: int | None) -> int | None:

@@ -5,6 +5,7 @@ answer is never only stored while someone could read it."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,7 +16,9 @@ from bot.i18n import t
 from bot.services import case_actions, cases, handover, notify, routing, tips
 from broadcasts import outbox
 from storage.repos import areas
-from storage.tables import Case, CaseMessage, GroupChat, RoleGrant
+from storage.tables import Attachment, Case, CaseMessage, GroupChat, RoleGrant
+
+_ANSWER_KEY = re.compile(r"^case:(\d+):r:(\d+):")
 
 
 async def reporter_says(db: AsyncSession, case: Case, text: str, now: datetime,
@@ -38,6 +41,18 @@ async def reporter_says(db: AsyncSession, case: Case, text: str, now: datetime,
         for pid in await responsible(db, case):
             sent += await _to_staff(db, case, msg, pid, now, photo_sha=_sha(photo))
     return sent > 0
+
+
+async def resend(db: AsyncSession, case: Case, failed_key: str, holder: int,
+                 now: datetime) -> None:
+    """Send a relayed answer whose delivery failed (``failed_key``) to ``holder``."""
+    m = _ANSWER_KEY.match(failed_key)
+    msg = await db.get(CaseMessage, int(m.group(2))) if m else None
+    if msg is None or msg.case_id != case.id:
+        return
+    photo = (await db.execute(select(Attachment.sha256).where(
+        Attachment.message_id == msg.id).limit(1))).scalar_one_or_none()
+    await _to_staff(db, case, msg, holder, now, photo_sha=photo or "")
 
 
 async def duty_group(db: AsyncSession, case: Case) -> GroupChat | None:

@@ -25,6 +25,8 @@ from broadcasts.dispatcher import BACKOFF
 from storage.repos import areas
 from storage.tables import Identity
 from tests.support.seed import (
+    JPEG,
+    audit_count,
     case_by_ref,
     deliveries,
     file_tip,
@@ -219,3 +221,103 @@ async def test_a_blocked_officer_without_colleagues_goes_to_the_leader(
         await h.deliver()
         assert count(h, w.province_leader.chat, "chưa được tiếp nhận") == 1
         assert h.tg.sent_to(w.officer.chat) == []
+
+
+# --- a 403 on any later notice about a case passes the case on --------------------------
+
+FORWARDED = "Tin được chuyển cho đồng chí"
+ANSWER = "Người báo tin"
+
+
+async def answer_through_my_reports(u: Any, ref: str, *messages: str | bytes) -> None:
+    await u.send("/tincuatoi")
+    await u.press(ref)
+    await u.press("Bổ sung thông tin")
+    for m in messages:
+        await (u.send(m) if isinstance(m, str) else u.photo(m))
+    await u.press("Xong")
+
+
+async def test_a_relayed_answer_the_officer_cannot_get_goes_to_a_colleague(
+        make_config, db_url, clock):
+    async with harness(make_config, db_url, clock) as h:
+        w, u = await setup(h)
+        ref = await file_tip(u)
+        await h.deliver()
+        await w.officer.user.press("Tiếp nhận")
+        h.tg.block(w.officer.chat)  # later the officer blocks the bot
+        await answer_through_my_reports(u, ref, "Xe Wave đỏ, biển 43", JPEG)
+        await h.deliver()
+        rows = await deliveries(h, kind="case_relay", person_id=w.officer.person_id)
+        assert [r.state for r in rows] == ["unreachable", "unreachable"]
+        await h.deliver()  # what the hook queued
+
+        got = h.tg.sent_to(w.officer2.chat)
+        assert count(h, w.officer2.chat, FORWARDED) == 1
+        relayed = [m for m in got if ANSWER in (m.text or "")]
+        assert "Xe Wave đỏ, biển 43" in (relayed[0].text or "")
+        assert relayed[1].method == "sendPhoto" and relayed[1].photo == JPEG
+        case = await case_by_ref(h, ref)
+        assert case.assignee_id == w.officer2.person_id and case.status == "acknowledged"
+        assert await audit_count(h, "case.reassign") == 1
+
+
+async def test_a_reminder_the_officer_cannot_get_hands_the_tip_to_a_colleague(
+        make_config, sqlite_url, clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        w, u = await setup(h)
+        ref = await file_tip(u)
+        await h.deliver()
+        h.tg.block(w.officer.chat)  # the notice arrived; then the officer blocked the bot
+        clock.advance(minutes=61)
+        assert await h.tick() == 1
+        await h.deliver()
+        await h.deliver()
+        assert count(h, w.leader.chat, "chưa được tiếp nhận") == 1
+        assert count(h, w.officer2.chat, FORWARDED) == 1
+        assert (await case_by_ref(h, ref)).assignee_id == w.officer2.person_id
+        # The next reminder goes to the colleague now holding it.
+        clock.advance(minutes=61)
+        await h.tick()
+        await h.deliver()
+        assert count(h, w.officer2.chat, "⏰ Nhắc") == 1
+
+
+async def test_an_escalation_no_leader_of_a_tier_can_get_climbs_at_once(
+        make_config, sqlite_url, clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        w, u = await setup(h)
+        ref = await file_tip(u)
+        await h.deliver()
+        h.tg.block(w.leader.chat)  # the ward leader blocked the bot
+        clock.advance(minutes=61)
+        await h.tick()
+        await h.deliver()
+        assert [d.state for d in await deliveries(h, kind="case_escalate",
+                                                  person_id=w.leader.person_id)] == [
+            "unreachable"]
+        await h.deliver()  # the city's leader is alerted now, not an hour later
+        assert count(h, w.province_leader.chat, "chưa được tiếp nhận") == 1
+        assert count(h, w.officer.chat, "⏰ Nhắc") == 1  # one reminder, not two
+        assert (await case_by_ref(h, ref)).escalation_level == 2
+
+
+async def test_a_digest_the_leader_cannot_get_passes_their_cases_on(
+        make_config, sqlite_url, clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        # No officers in the ward: its leader holds the tip.
+        w, u = await setup(h, officer=False, officer2=False)
+        ref = await file_tip(u)
+        await h.deliver()
+        assert (await case_by_ref(h, ref)).assignee_id == w.leader.person_id
+        await w.leader.user.press("Tiếp nhận")
+        h.tg.block(w.leader.chat)
+        clock.advance(days=21)  # past the 20-day closing target
+        assert await h.rt.scheduler.daily_digest() == 2  # the ward's and the city's leader
+        await h.deliver()
+        assert [d.state for d in await deliveries(h, kind="digest",
+                                                  person_id=w.leader.person_id)] == [
+            "unreachable"]
+        await h.deliver()
+        assert count(h, w.province_leader.chat, FORWARDED) == 1
+        assert (await case_by_ref(h, ref)).assignee_id == w.province_leader.person_id
