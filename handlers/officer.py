@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.domain.messages import Choice, Kind, Reply, esc
-from bot.services import case_actions, cases, categories, tips
+from bot.services import case_actions, cases, categories, handover, tips
 from handlers import duty
 from handlers.context import Ctx
 from handlers.router import Router
@@ -166,7 +166,8 @@ async def forward(ctx: Ctx) -> None:
 
 @router.step(S.FORWARD, case_replies=True)
 async def forward_to(ctx: Ctx) -> None:
-    """Stores the new assignee, who is notified with the case."""
+    """Stores the new assignee, who is notified with the case; the tipster is told it
+    changed hands and the acknowledge timer starts again."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value == "cancel":
         ctx.end()
@@ -176,7 +177,7 @@ async def forward_to(ctx: Ctx) -> None:
     if not ctx.value.isdigit() or int(ctx.value) not in allowed:
         ctx.say(ctx.t("errors.need_choice"))
         return
-    await case_actions.reassign(ctx.db, case, int(ctx.value), ctx.person.id, ctx.now)
+    await handover.reassign(ctx.db, case, int(ctx.value), ctx.person.id, ctx.now)
     ctx.after_commit.append(ctx.deps.wake)
     ctx.end()
     ctx.say(ctx.t("officer.forwarded_done", ref=case.ref))

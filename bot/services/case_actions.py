@@ -1,6 +1,6 @@
-"""Officer actions on a case (acknowledge, ask, reassign, close), escalation, and who may
-take a case over; shared by chat and console. Passing a case on lives in ``handover``,
-the reporter's answers in ``relay``."""
+"""Officer actions on a case (acknowledge, ask, close), escalation, and who may take a
+case over; shared by chat and console. Reassigning and passing a case on live in
+``handover``, the reporter's answers in ``relay``."""
 
 from __future__ import annotations
 
@@ -48,17 +48,6 @@ async def ask_reporter(db: AsyncSession, case: Case, officer_id: int, text: str,
     # Keyed by the message, not the time: two questions within a second are two messages.
     return await tips.tell_reporter(db, case, f"relay:{msg.id}", now, reply=reply,
                                     photo_sha=photo[0] if photo else "")
-
-
-async def reassign(db: AsyncSession, case: Case, new_officer_id: int, actor_id: int,
-                   now: datetime) -> None:
-    old = case.assignee_id
-    case.assignee_id = new_officer_id
-    audit.record(db, "case.reassign", at=now, actor_id=actor_id, object_type="case",
-                 object_id=case.ref, old=old, new=new_officer_id)
-    await tips._notify_staff(db, case, new_officer_id, now, kind="case_notify",
-                             key=f"case:{case.id}:fwd:{new_officer_id}:{now.timestamp():.0f}",
-                             heading_key="officer.forwarded")
 
 
 async def colleagues(db: AsyncSession, case: Case, exclude: int) -> list[int]:

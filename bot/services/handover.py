@@ -1,18 +1,19 @@
-"""Passing a case on when the person or duty group holding it cannot be reached — a 403
-on any notice about it (new case, SOS alert, relayed answer, reminder, escalation,
-digest) — so no tip is left with nobody."""
+"""Passing a case on: when an officer reassigns it ("🔁 Chuyển"), and when the person or
+duty group holding it cannot be reached — a 403 on any notice about it (new case, SOS
+alert, relayed answer, reminder, escalation, digest) — so no tip is left with nobody."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.messages import Reply
-from bot.services import audit, case_actions, cases, tips
+from bot.i18n import t
+from bot.services import audit, case_actions, cases, categories, timers, tips
 from broadcasts.results import Claimed
 from storage.tables import Case, Delivery
 
@@ -26,6 +27,27 @@ async def hand_to(db: AsyncSession, case: Case, person_id: int, now: datetime, *
     case.assignee_id = person_id
     await tips._notify_staff(db, case, person_id, now, kind="case_notify", key=key,
                              heading_key="officer.forwarded")
+
+
+async def reassign(db: AsyncSession, case: Case, new_officer_id: int, actor_id: int,
+                   now: datetime) -> None:
+    """"🔁 Chuyển": the colleague gets the case, the reporter hears in plain words that
+    another officer follows it up (never who), and an unacknowledged tip's acknowledge
+    timer starts again for the new officer."""
+    audit.record(db, "case.reassign", at=now, actor_id=actor_id, object_type="case",
+                 object_id=case.ref, old=case.assignee_id, new=new_officer_id)
+    stamp = f"{now.timestamp():.0f}"
+    await hand_to(db, case, new_officer_id, now,
+                  key=f"case:{case.id}:fwd:{new_officer_id}:{stamp}")
+    lang = await tips.reporter_lang(db, case)
+    await tips.tell_reporter(db, case, f"fwd:{new_officer_id}", now,
+                             text=t(lang, "status.reassigned", ref=case.ref))
+    if case.acknowledged_at is None and case.status in ("new", "routed") \
+            and case.kind != "sos":  # an SOS keeps its own re-send rounds
+        cat = await categories.get(db, case.category_code, None)
+        case.escalation_level = 0  # a missed window goes to the new officer's leaders
+        await timers.restart(db, tips.ACK_TIMER, case.id,
+                             now + timedelta(minutes=cat.ack_minutes if cat else 60), level=0)
 
 
 async def pass_on(db: AsyncSession, case: Case, failed: int | None, now: datetime, *,

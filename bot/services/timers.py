@@ -24,6 +24,18 @@ async def schedule(db: AsyncSession, kind: str, ref: object, due_at: datetime,
     await db.execute(stmt.on_conflict_do_nothing())
 
 
+async def restart(db: AsyncSession, kind: str, ref: object, due_at: datetime,
+                  **data: Any) -> None:
+    """Cancel the pending timers of (kind, ref) and start one at ``due_at`` (pending again
+    even when a timer had that very time before)."""
+    await cancel(db, kind, ref)
+    stmt = dialect.insert(db, Timer).values(kind=kind, ref=str(ref), due_at=due_at,
+                                            state="pending", data=data)
+    await db.execute(stmt.on_conflict_do_update(
+        index_elements=["kind", "ref", "due_at"],
+        set_={"state": "pending", "data": data, "fired_at": None}))
+
+
 async def cancel(db: AsyncSession, kind: str, ref: object) -> None:
     await db.execute(update(Timer).where(Timer.kind == kind, Timer.ref == str(ref),
                                          Timer.state == "pending").values(state="cancelled"))

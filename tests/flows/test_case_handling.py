@@ -289,3 +289,37 @@ async def test_case_actions_are_limited_to_the_officers_areas(make_config, sqlit
             acks = (await s.execute(select(AuditEntry).where(AuditEntry.action == "case.ack"))
                     ).scalars().all()
         assert [a.actor_id for a in acks] == [w.province_leader.person_id]
+
+
+async def test_reassigning_tells_the_tipster_and_restarts_the_acknowledge_timer(
+        make_config, db_url, clock):
+    async with harness(make_config, db_url, clock) as h:
+        w, u, ref = await setup(h)  # TOGIAC: acknowledge within 60 minutes
+        clock.advance(minutes=50)
+        await w.officer.user.press("Chuyển")
+        await w.officer.user.press("Lê Thị Cúc")
+        await h.deliver()
+        told = [t for t in u.texts() if "chuyển cho một cán bộ khác" in t]
+        assert told == [f"🔁 Tin {ref} đã được chuyển cho một cán bộ khác phụ trách tiếp. "
+                        "Bạn vẫn trao đổi qua Bình Yên như trước."]
+        assert leaks(all_strings(h, u.chat), OFFICER_IDENTITY) == []
+
+        # The new officer gets a whole acknowledge window from the hand-over: nothing fires
+        # at the original deadline, and the old officer is not reminded.
+        clock.advance(minutes=15)
+        assert await h.tick() == 0
+        clock.advance(minutes=46)  # 60 minutes after the hand-over
+        assert await h.tick() == 1
+        await h.deliver()
+        assert sum("⏰ Nhắc" in t for t in texts(h.tg.sent_to(w.officer2.chat))) == 1
+        assert not any("⏰ Nhắc" in t for t in texts(h.tg.sent_to(w.officer.chat)))
+        assert sum("chưa được tiếp nhận đúng hạn" in t
+                   for t in texts(h.tg.sent_to(w.leader.chat))) == 1
+
+        # Reassigning an acknowledged case starts no timer.
+        await w.officer2.user.press_payload(f"!ack:{(await case_by_ref(h, ref)).id}")
+        await w.officer2.user.press_payload(f"!fwd:{(await case_by_ref(h, ref)).id}")
+        await w.officer2.user.press("Trần Văn Bình")
+        clock.advance(hours=3)
+        assert await h.tick() == 0
+

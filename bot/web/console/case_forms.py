@@ -1,8 +1,8 @@
 """The officer's actions on a case, posted from its page.
 
-Each calls the same service function as the chat buttons (``bot.services.case_actions``),
-so an action taken here or in chat is the same use case, recorded once, and the resident
-hears about it the same way.
+Each calls the same service function as the chat buttons (``bot.services.case_actions``
+and ``handover``), so an action taken here or in chat is the same use case, recorded
+once, and the resident hears about it the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit, case_actions, cases, categories
+from bot.services import audit, case_actions, cases, categories, handover
 from bot.web.console.guard import page
 from bot.web.console.site import Req, Site, see_other
 from storage.tables import Case
@@ -38,7 +38,7 @@ async def _reassign(db: AsyncSession, req: Req, case: Case) -> str:
     allowed = await case_actions.colleagues(db, case, exclude=case.assignee_id or 0)
     if not choice.isdigit() or int(choice) not in allowed:
         return "need_choice"
-    await case_actions.reassign(db, case, int(choice), req.person_id, req.now)
+    await handover.reassign(db, case, int(choice), req.person_id, req.now)
     return "reassigned"
 
 
