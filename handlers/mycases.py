@@ -6,8 +6,9 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from bot.domain.messages import Choice, Kind, Reply, esc
+from bot.domain.messages import Choice, Reply, esc
 from bot.services import cases, relay
+from handlers.case_input import relay_content
 from handlers.context import Ctx
 from handlers.menu import main_menu
 from handlers.router import Router
@@ -102,18 +103,10 @@ async def answer(ctx: Ctx) -> None:
         ctx.end()
         ctx.say(ctx.t("mycases.closed"))
         return
-    photo = None
-    if ctx.ev.kind is Kind.PHOTO:
-        if ctx.ev.photo is None:
-            ctx.say(ctx.photo_refused(ctx.ev.payload or "errors.photo_type"))
-            return
-        sha, mime = ctx.deps.files.put(ctx.ev.photo.data)
-        photo = (sha, mime, len(ctx.ev.photo.data))
-    text = ctx.ev.text.strip()
-    if not text and photo is None:
-        ctx.say(ctx.t("errors.need_text"))
+    content = relay_content(ctx)  # a refused photo is explained; the step stays
+    if content is None:
         return
-    reached = await relay.reporter_says(ctx.db, case, text[:4000], ctx.now, photo)
+    reached = await relay.reporter_says(ctx.db, case, content[0], ctx.now, content[1])
     ctx.after_commit.append(ctx.deps.wake)
     # Stay on this step: a text and then a photo or two (one burst) all reach the officer.
     ctx.ask(sent_text(ctx, case, reached) + "\n" + ctx.t("relay.more"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.domain.messages import Choice, Kind, Reply, esc
+from bot.domain.messages import Choice, Reply, esc
 from bot.services import case_actions, cases, categories, handover, tips
 from handlers import duty
+from handlers.case_input import relay_content
 from handlers.context import Ctx
 from handlers.router import Router
 from storage.tables import Case, Person
@@ -115,20 +116,16 @@ async def ask(ctx: Ctx) -> None:
 
 @router.step(S.ASK, case_replies=True)
 async def ask_text(ctx: Ctx) -> None:
-    """Relays the question (text or photo) to the tipster, who stays anonymous."""
+    """Relays the question (text or photo) to the tipster, who stays anonymous; after a
+    refused photo (explained) it waits here for another message."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value == "cancel":
         ctx.end()
         return
-    photo = None
-    if ctx.ev.kind is Kind.PHOTO and ctx.ev.photo is not None:
-        sha, mime = ctx.deps.files.put(ctx.ev.photo.data)
-        photo = (sha, mime, len(ctx.ev.photo.data))
-    text = ctx.ev.text.strip()
-    if not text and photo is None:
-        ctx.say(ctx.t("errors.need_text"))
+    content = relay_content(ctx)
+    if content is None:
         return
-    await ask_reporter(ctx, case, text, photo)
+    await ask_reporter(ctx, case, *content)
     ctx.end()
 
 

@@ -22,6 +22,7 @@ from tests.support.seed import (
     harness,
     onboard,
     seed_world,
+    send_document,
     texts,
 )
 
@@ -323,3 +324,42 @@ async def test_reassigning_tells_the_tipster_and_restarts_the_acknowledge_timer(
         clock.advance(hours=3)
         assert await h.tick() == 0
 
+
+async def test_a_refused_photo_is_explained_on_both_sides_and_the_step_kept(
+        make_config, sqlite_url, clock):
+    overrides = {"limits": {"photo_max_bytes": 4096}}
+    async with harness(make_config, sqlite_url, clock, overrides=overrides) as h:
+        w, u, ref = await setup(h)
+        officer = w.officer.user
+        big = JPEG + b"\x00" * 5000
+
+        # The officer's question: too big, then not an image — refused with the reason,
+        # caption and all; the step stays, so the next message is the question.
+        await officer.press("Hỏi thêm")
+        out = texts(await officer.photo(big, caption="Có phải xe này không?"))
+        assert out == ["Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."]
+        out = texts(await send_document(officer, b"%PDF-1.4 bien ban", "bb.pdf",
+                                        "application/pdf"))
+        assert out == ["Chỉ nhận ảnh JPEG, PNG hoặc WebP."]
+        await h.deliver()
+        assert not any("Có phải xe này" in t for t in u.texts())
+        out = texts(await officer.photo(JPEG, caption="Có phải xe này không?"))
+        assert out == [f"Đã gửi câu hỏi cho người báo tin {ref}."]
+        await h.deliver()
+        question = h.tg.sent_to(u.chat)[-1]
+        assert question.photo == JPEG and "Có phải xe này không?" in (question.text or "")
+
+        # The tipster's answer: the same reasons, and the step waits for a usable one.
+        await u.press("Trả lời")
+        out = texts(await u.photo(big, caption="Đúng xe này"))
+        assert out == ["Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."]
+        out = texts(await send_document(u, b"GIF89a not accepted", "xe.gif", "image/gif"))
+        assert out == ["Chỉ nhận ảnh JPEG, PNG hoặc WebP."]
+        out = texts(await u.photo(JPEG_2, caption="Đúng xe này"))
+        assert out[0].startswith(f"Đã gửi tới cán bộ phụ trách (tin {ref}).")
+        # A swipe-reply with a refused photo is explained the same way.
+        out = texts(await u.photo(big, reply_to=question))
+        assert out == ["Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."]
+        await h.deliver()
+        relayed = [m for m in h.tg.sent_to(officer.chat) if "Người báo tin" in (m.text or "")]
+        assert [(m.photo, "Đúng xe này" in (m.text or "")) for m in relayed] == [(JPEG_2, True)]

@@ -10,11 +10,13 @@ import aiohttp
 import pytest
 
 from bot.services import demo
-from storage.tables import Person, WebChatMessage
+from storage.repos import people
+from storage.tables import Delivery, Person, WebChatMessage
 from tests.flows.dialogs import (
     NASTY,
     NASTY_ESCAPED,
     PDF,
+    area_by_code,
     count,
     person_of,
     png,
@@ -210,6 +212,46 @@ async def test_stale_buttons_escaping_and_photos_on_the_web(make_config, sqlite_
         assert out[0]["text"] == "Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."
         out = await chat._send({"type": "photo", "data": "not base64!"})
         assert "Chỉ nhận ảnh" in out[0]["text"]
+
+
+async def test_an_answer_with_a_refused_photo_on_the_web(make_config, sqlite_url):
+    """The tipster's answer step refuses a photo on the web as on Telegram: the reason,
+    nothing relayed, and the step still waiting."""
+    async with web_app(make_config, sqlite_url, limits={"photo_max_bytes": 4096}) as app:
+        await seed_places(app.rt.deps.db)
+        commune = await area_by_code(app.rt.deps.db, "20242")
+        async with app.rt.deps.db.uow() as s:
+            officer = await people.add_person(s, channel="telegram", user_id="9001",
+                                              chat_id="9001", language="vi",
+                                              display_name="Trần Văn Bình")
+            officer.consent = True
+            await people.grant(s, officer.id, "officer", commune.id)
+        chat = app.visitor()
+        await chat.open_page()
+        await chat.connect()
+        await onboard_web(chat)
+        await chat.say("/baotin")
+        await chat.press("Người, xe, hoạt động khả nghi")
+        await chat.say("Người lạ chụp ảnh từng nhà")
+        await chat.press("Tổ dân phố 1")
+        await chat.press("Bỏ qua")
+        await chat.press("Đang xảy ra")
+        await chat.press("Bỏ qua")
+        await chat.press("Ẩn danh")
+        out = await chat.press("Gửi tin")
+        ref = re.findall(r"BY-\d\d-\d{6}", out[-1]["text"])[0]
+
+        await chat.say("/tincuatoi")
+        await chat.press(ref)
+        await chat.press("Bổ sung thông tin")
+        out = await chat.photo(PDF)
+        assert [m["text"] for m in out] == ["Chỉ nhận ảnh JPEG, PNG hoặc WebP."]
+        out = await chat.photo(png() + b"\x00" * 5000)
+        assert [m["text"] for m in out] == ["Ảnh quá lớn. Hãy gửi ảnh không quá 4 KB."]
+        assert await count(app.rt.deps.db, Delivery, Delivery.kind == "case_relay") == 0
+        out = await chat.photo(png())
+        assert out[0]["text"].startswith(f"Đã gửi tới cán bộ phụ trách (tin {ref}).")
+        assert await count(app.rt.deps.db, Delivery, Delivery.kind == "case_relay") == 1
 
 
 async def test_demo_mode_as_officer(make_config, sqlite_url):
