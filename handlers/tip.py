@@ -1,6 +1,6 @@
-"""Report a tip (/baotin): category → what → where → exact place → when → photos →
-anonymous or named → review (edit any field) → submit. Nothing entered is lost on bad
-input: each step re-asks and keeps the draft, which lives in the conversation row.
+"""Report a tip (/baotin): category → what → where → exact place → when → photos (add,
+remove) → anonymous or named → review (edit any field) → submit. Nothing entered is lost
+on bad input: each step re-asks and keeps the draft, which lives in the conversation row.
 
 Steps marked ``case_replies`` take only buttons: a Telegram reply to a message about an
 earlier case is relayed to that case there, and the draft waits (handlers.case_reply)."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
-from bot.domain.messages import Ask, Kind
+from bot.domain.messages import Ask, Kind, Reply
 from bot.services import categories, danger
 from handlers import areas_step, tip_submit
 from handlers.context import Ctx
@@ -33,6 +33,7 @@ class S(StrEnum):
     WHEN = "when"
     WHEN_TEXT = "when_text"
     PHOTOS = "photos"
+    PHOTO_REMOVE = "photo_remove"
     ANON = "anon"
     REVIEW = "review"
     DISCARD = "discard"
@@ -100,8 +101,24 @@ async def ask_photos(ctx: Ctx) -> None:
     n = len(ctx.data["draft"]["photos"])
     limit = ctx.deps.config.limits.photos_per_report
     label = ctx.t("tip.photos_done") if n else ctx.t("common.skip")
-    ctx.ask(ctx.t("tip.ask_photos", n=n, max=limit), [(label, "done")], ask=Ask.PHOTO,
-            cancel="done")
+    options = [(label, "done")]
+    if n:
+        options.append((ctx.t("tip.photos_remove"), "remove"))
+    ctx.ask(ctx.t("tip.ask_photos", n=n, max=limit), options, ask=Ask.PHOTO, cancel="done")
+
+
+async def ask_photo_remove(ctx: Ctx) -> None:
+    """Shows the draft's photos numbered, then asks which one to remove."""
+    for i, (sha, mime, _size) in enumerate(ctx.data["draft"]["photos"], start=1):
+        ctx.reply(Reply(text=f"📷 {i}", photo=ctx.deps.files.get(sha), photo_mime=mime))
+    ask_which_photo(ctx)
+
+
+def ask_which_photo(ctx: Ctx) -> None:
+    n = len(ctx.data["draft"]["photos"])
+    ctx.ask(ctx.t("tip.ask_photo_remove"),
+            [*[(ctx.t("tip.photo_remove_n", n=i), str(i)) for i in range(1, n + 1)],
+             (ctx.t("common.back"), "back")], per_row=3, cancel="back")
 
 
 async def ask_anon(ctx: Ctx) -> None:
@@ -116,6 +133,7 @@ async def ask_when_text(ctx: Ctx) -> None:
 ASKS: dict[str, Callable[[Ctx], Awaitable[None]]] = {
     S.CATEGORY: ask_category, S.DESCRIBE: ask_describe, S.WHERE: ask_where,
     S.PLACE: ask_place, S.WHEN: ask_when, S.WHEN_TEXT: ask_when_text, S.PHOTOS: ask_photos,
+    S.PHOTO_REMOVE: ask_photo_remove,
     S.ANON: ask_anon, S.REVIEW: tip_submit.ask_review,
 }
 
@@ -254,7 +272,8 @@ async def when_text(ctx: Ctx) -> None:
 
 @router.step(S.PHOTOS)
 async def photos(ctx: Ctx) -> None:
-    """Stores each photo (0–5, checked); asks anonymous or named when done."""
+    """Stores each photo (0–5, checked); asks anonymous or named when done, or which photo
+    to remove."""
     if ctx.ev.kind is Kind.PHOTO:
         # Kept or refused (type, size, count), the question comes again with the count.
         await tip_submit.keep_photo(ctx)
@@ -263,8 +282,25 @@ async def photos(ctx: Ctx) -> None:
     if ctx.value == "done":
         await proceed(ctx, S.ANON)
         return
+    if ctx.value == "remove" and ctx.data["draft"]["photos"]:
+        await ask(ctx, S.PHOTO_REMOVE)
+        return
     ctx.say(ctx.t("tip.need_photo"))
     await ask_photos(ctx)
+
+
+@router.step(S.PHOTO_REMOVE, case_replies=True)
+async def photo_remove(ctx: Ctx) -> None:
+    """Removes the chosen photo from the draft (the others stay); asks for photos again."""
+    photos = ctx.data["draft"]["photos"]
+    if ctx.value.isdigit() and 1 <= int(ctx.value) <= len(photos):
+        del photos[int(ctx.value) - 1]
+        ctx.say(ctx.t("tip.photo_removed", n=int(ctx.value)))
+    elif ctx.value != "back":
+        ctx.say(ctx.t("errors.need_choice"))
+        ask_which_photo(ctx)
+        return
+    await ask(ctx, S.PHOTOS)
 
 
 @router.step(S.ANON, case_replies=True)

@@ -369,6 +369,56 @@ async def test_editing_each_field_returns_to_the_review_with_the_rest_kept(
         assert case.anonymous is False
 
 
+async def test_draft_photos_can_be_removed_and_the_rest_are_kept(make_config, sqlite_url,
+                                                                 clock):
+    async with harness(make_config, sqlite_url, clock) as h:
+        w = await seed_world(h)
+        u = await tipster(h)
+        await draft_tip(u, photos=[jpeg(1), jpeg(2), jpeg(3)])
+        assert "Ảnh: 3" in u.last_text()
+
+        # "✏️ Ảnh" now offers to remove one: the photos come back numbered to choose from.
+        out = await u.press("✏️ Ảnh")
+        assert "Gửi ảnh nếu có (3/5)" in (out[-1].text or "")
+        out = await u.press("Xóa ảnh")
+        shown = [m for m in out if m.method == "sendPhoto"]
+        assert [(m.photo, m.text) for m in shown] == [(jpeg(1), "📷 1"), (jpeg(2), "📷 2"),
+                                                     (jpeg(3), "📷 3")]
+        assert "Chọn ảnh muốn xóa" in (out[-1].text or "")
+        out = texts(await u.send("ảnh thứ hai"))  # free text: choose a button
+        assert "Hãy chọn một mục" in out[0] and "Chọn ảnh muốn xóa" in out[-1]
+        out = texts(await u.press("Ảnh 2"))
+        assert out[0] == "Đã xóa ảnh 2." and "Gửi ảnh nếu có (2/5)" in out[-1]
+        # Going back removes nothing; adding still works; done returns to the review.
+        await u.press("Xóa ảnh")
+        out = texts(await u.press("Quay lại"))
+        assert "Gửi ảnh nếu có (2/5)" in out[-1]
+        out = texts(await u.photo(jpeg(4)))
+        assert "Gửi ảnh nếu có (3/5)" in out[-1]
+        await u.press("Xóa ảnh")
+        await u.press("Ảnh 1")
+        out = texts(await u.press("Xong phần ảnh"))
+        assert "Kiểm tra lại trước khi gửi" in out[-1] and "Ảnh: 2" in out[-1]
+
+        ref = re.findall(r"BY-\d\d-\d{6}", texts(await u.press("Gửi tin"))[-1])[0]
+        await h.deliver()
+        sent = [m.photo for m in h.tg.sent_to(w.officer.chat) if m.method == "sendPhoto"]
+        assert sent == [jpeg(3), jpeg(4)]
+        case = await case_by_ref(h, ref)
+        async with h.rt.deps.db.read() as s:
+            kept = (await s.execute(select(func.count()).select_from(Attachment)
+                                    .where(Attachment.case_id == case.id))).scalar_one()
+        assert kept == 2
+        # Removing every photo leaves the skip button and no remove button.
+        await draft_tip(u, photos=[jpeg(5)])
+        await u.press("✏️ Ảnh")
+        await u.press("Xóa ảnh")
+        out = await u.press("Ảnh 1")
+        labels = str(out[-1].reply_markup)
+        assert "Gửi ảnh nếu có (0/5)" in (out[-1].text or "")
+        assert "Bỏ qua" in labels and "Xóa ảnh" not in labels
+
+
 # --- at-most-once intake ---------------------------------------------------------------
 
 
