@@ -20,7 +20,7 @@ OFF_WORDS = ("het", "het ca", "nghi", "tat", "off", "stop")
 
 
 async def status_line(ctx: Ctx) -> str:
-    """"On duty" / "off duty" for /viec; empty for staff without a police role."""
+    """The "on duty" / "off duty" line of /viec; empty for staff without a police role."""
     assert ctx.person is not None
     on = await duty.state(ctx.db, ctx.person.id)
     return "" if on is None else ctx.t("duty.line_on" if on else "duty.line_off")
