@@ -383,12 +383,12 @@ async def test_sends_go_through_the_pacer(make_config, sqlite_url, clock):
     async with harness(make_config, sqlite_url, clock,
                        limits={"per_chat_per_second": 1.0}) as h:
         pacer = h.rt.telegram.pacer
-        waits: list[tuple[str, bool]] = []
+        waits: list[tuple[str, bool, bool]] = []
         real_wait = pacer.wait
 
-        async def spy(chat_id: str, is_group: bool = False) -> None:
-            waits.append((chat_id, is_group))
-            await real_wait(chat_id, is_group)
+        async def spy(chat_id: str, is_group: bool = False, *, background: bool = False) -> None:
+            waits.append((chat_id, is_group, background))
+            await real_wait(chat_id, is_group, background=background)
 
         pacer.wait = spy  # type: ignore[method-assign]
         u = h.user(4020)
@@ -396,7 +396,7 @@ async def test_sends_go_through_the_pacer(make_config, sqlite_url, clock):
             await u.send("/trogiup")
         sends = h.tg.sent_to(4020)
         assert len(sends) == 4
-        assert waits == [("4020", False)] * 4
+        assert waits == [("4020", False, False)] * 4  # replies: the interactive lane
         # A burst of three goes out at once; the fourth waits about a second.
         assert sends[2].at - sends[0].at < 0.5
         assert sends[3].at - sends[0].at >= 0.6
@@ -414,16 +414,17 @@ async def test_queued_notifications_use_the_same_pacer(make_config, sqlite_url, 
         await reporter.press("Ẩn danh")
         await reporter.press("Gửi tin")
         pacer = h.rt.telegram.pacer
-        waits: list[str] = []
+        waits: list[tuple[str, bool]] = []
         real_wait = pacer.wait
 
-        async def spy(chat_id: str, is_group: bool = False) -> None:
-            waits.append(chat_id)
-            await real_wait(chat_id, is_group)
+        async def spy(chat_id: str, is_group: bool = False, *, background: bool = False) -> None:
+            waits.append((chat_id, background))
+            await real_wait(chat_id, is_group, background=background)
 
         pacer.wait = spy  # type: ignore[method-assign]
         assert await h.deliver() >= 1
-        assert "4021" in waits
+        # A queued notice lets replies to people chatting now go first.
+        assert ("4021", True) in waits
 
 
 async def test_a_429_on_a_direct_reply_is_retried_after_retry_after(make_config, sqlite_url,
