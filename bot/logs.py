@@ -9,11 +9,11 @@ operator can follow one conversation without learning who it was.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 conversation: contextvars.ContextVar[str] = contextvars.ContextVar("conversation", default="")
@@ -33,10 +33,11 @@ def redact(text: str) -> str:
     return text
 
 
-def conversation_tag(channel: str, chat_id: str, user_id: str) -> str:
-    """A stable, non-reversible tag for a conversation key."""
-    raw = f"{channel}\x1f{chat_id}\x1f{user_id}".encode()
-    return hashlib.sha256(raw).hexdigest()[:12]
+def conversation_tag(channel: str, chat_id: str, user_id: str, *,
+                     keyed: Callable[[str], str]) -> str:
+    """A stable tag for a conversation key. ``keyed`` is a keyed hash (the deployment's
+    secret): a plain hash of a chat id could be reversed by trying every id."""
+    return keyed(f"{channel}\x1f{chat_id}\x1f{user_id}")[:12]
 
 
 class RedactingFilter(logging.Filter):

@@ -99,7 +99,8 @@ class Engine:
         everything entered so far, and the user is told to try again.
         """
         started = time.perf_counter()
-        logs.conversation.set(logs.conversation_tag(*ev.key))
+        logs.conversation.set(logs.conversation_tag(*ev.key,
+                                                    keyed=self.deps.cipher.keyed_hash))
         try:
             if ev.photo is not None:
                 # Metadata (GPS, device, owner) goes before any step sees the photo; off

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ SECTIONS = ("profile", "accounts", "roles", "consents", "subscriptions", "report
 
 def person_needles(*, names: Iterable[str] = (), phone: str | None = None,
                    usernames: Iterable[str] = (),
-                   accounts: Iterable[tuple[str, str, str]] = ()) -> list[str]:
+                   accounts: Iterable[tuple[str, str, str]] = (),
+                   keyed: Callable[[str], str] | None = None) -> list[str]:
     """Everything that would identify the person: names, every form of the phone number,
     usernames, platform ids (channel, chat id, user id) and the conversation tags the
     logs use for them."""
@@ -39,7 +40,9 @@ def person_needles(*, names: Iterable[str] = (), phone: str | None = None,
         out.update(phone_forms(phone))
     out.update(u for u in usernames if u)
     for channel, chat_id, user_id in accounts:
-        out.update((chat_id, user_id, conversation_tag(channel, chat_id, user_id)))
+        out.update((chat_id, user_id))
+        if keyed is not None:  # the deployment's keyed hash: the tag its logs carry
+            out.add(conversation_tag(channel, chat_id, user_id, keyed=keyed))
     return sorted(out)
 
 

@@ -52,6 +52,7 @@ def production_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
 async def test_whole_dialogs_leave_no_personal_data_in_the_logs(
         make_config, sqlite_url, clock, production_logs):
     async with ZaloHarness(make_config, sqlite_url, clock) as h:
+        keyed = h.rt.deps.cipher.keyed_hash
         w = await seed_world(h, officer2=False, province_leader=False, other_officer=False)
         # Telegram: onboarding with a typed phone, a named and an anonymous report, the
         # officer's question and the answer, a declaration with an ID number.
@@ -109,7 +110,7 @@ async def test_whole_dialogs_leave_no_personal_data_in_the_logs(
     needles = person_needles(
         names=[NAME, ZNAME, GUEST_NAME], usernames=[USERNAME],
         accounts=[("telegram", str(USER), str(USER)), ("zalo", ZID, ZID),
-                  ("web", cookie, cookie)])
+                  ("web", cookie, cookie)], keyed=keyed)
     needles += ["912345678", "987654321", "903111222", "0987 654 321", "+84 903 111 222",
                 "+84987654321", "+84903111222", GUEST_ID, ANON, ANSWER, QUESTION]
     needles += person_needles(phone="+84912345678")

@@ -4,6 +4,7 @@ import json
 import logging
 
 from bot import logs
+from storage.crypto import FieldCipher, generate_key
 
 
 def test_redact_removes_phones_ids_chat_ids_and_tokens():
@@ -29,7 +30,9 @@ def test_filter_redacts_arguments_and_adds_context(caplog):
     log = logging.getLogger("test.redact")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    token = logs.conversation.set(logs.conversation_tag("telegram", "42424242", "42424242"))
+    tag = logs.conversation_tag("telegram", "42424242", "42424242",
+                                keyed=FieldCipher(generate_key()).keyed_hash)
+    token = logs.conversation.set(tag)
     try:
         log.info("sent to %s", 42424242)
     finally:
