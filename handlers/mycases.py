@@ -91,8 +91,7 @@ async def reply(ctx: Ctx) -> None:
 
 @router.step(S.ANSWER, case_replies=True)
 async def answer(ctx: Ctx) -> None:
-    """Relays the reporter's text or photo to the officer, keeping them anonymous; stays
-    here for more until "Xong"."""
+    """Relays the reporter's text or photo anonymously; asks for more until "Xong"."""
     case = await own_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value in ("cancel", "done"):
         ctx.end()

@@ -116,8 +116,7 @@ async def ask(ctx: Ctx) -> None:
 
 @router.step(S.ASK, case_replies=True)
 async def ask_text(ctx: Ctx) -> None:
-    """Relays the question (text or photo) to the tipster, who stays anonymous; after a
-    refused photo (explained) it waits here for another message."""
+    """Relays the question (text or photo) to the tipster; a refused photo keeps the step."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value == "cancel":
         ctx.end()
@@ -163,8 +162,7 @@ async def forward(ctx: Ctx) -> None:
 
 @router.step(S.FORWARD, case_replies=True)
 async def forward_to(ctx: Ctx) -> None:
-    """Stores the new assignee, who is notified with the case; the tipster is told it
-    changed hands and the acknowledge timer starts again."""
+    """Stores the new assignee (notified; tipster told; ack timer restarted); asks nothing."""
     case = await load_case(ctx, str(ctx.data.get("case_id", "")))
     if case is None or ctx.value == "cancel":
         ctx.end()

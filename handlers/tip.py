@@ -272,8 +272,7 @@ async def when_text(ctx: Ctx) -> None:
 
 @router.step(S.PHOTOS)
 async def photos(ctx: Ctx) -> None:
-    """Stores each photo (0–5, checked); asks anonymous or named when done, or which photo
-    to remove."""
+    """Stores each photo (0–5, checked); asks anonymous or named, or which photo to remove."""
     if ctx.ev.kind is Kind.PHOTO:
         # Kept or refused (type, size, count), the question comes again with the count.
         await tip_submit.keep_photo(ctx)
