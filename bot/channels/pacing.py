@@ -126,7 +126,7 @@ class Pacer:
         generation = self._generation
         slot = self._chat_slot(chat_id, is_group, self._clock(), take=True)
         await _sleep_until(self._clock, slot)
-        if background:
+        if background and self._tat - self._clock() > BACKGROUND_AHEAD:
             async with self._background:
                 # A clock, not an event: replies booked meanwhile push the time out again.
                 while (ahead := self._tat - self._clock()) > BACKGROUND_AHEAD:  # noqa: ASYNC110
