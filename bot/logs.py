@@ -81,3 +81,5 @@ def setup(level: str = "INFO", as_json: bool = False) -> None:
     # DEBUG lines carry every SQL statement with its values (names, what people typed).
     for noisy in ("httpx", "httpcore", "aiohttp.access", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The scheduler's 5-second tick would log two INFO lines each time it runs.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
