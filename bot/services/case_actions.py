@@ -93,7 +93,7 @@ async def escalate(db: AsyncSession, case: Case, now: datetime, reason: str, *,
         return False
     level = case.escalation_level + 1
     leaders = await _leaders_at_level(db, case, level)
-    while leaders and not [p for p in leaders if await _reachable(db, p)]:
+    while leaders and not [p for p in leaders if await reachable(db, p)]:
         level += 1
         leaders = await _leaders_at_level(db, case, level)
     case.escalation_level = level
@@ -146,7 +146,7 @@ async def on_notify_sent(db: AsyncSession, rows: Sequence[Claimed], now: datetim
             await tips.tell_reporter(db, case, "status.delivered", now)
 
 
-async def _backup_for(db: AsyncSession, case: Case, failed_person: int | None) -> int | None:
+async def backup_for(db: AsyncSession, case: Case, failed_person: int | None) -> int | None:
     cat = await categories.get(db, case.category_code, None)
     area = await areas.by_id(db, case.area_id) if case.area_id else None
     if area is None:
@@ -154,15 +154,15 @@ async def _backup_for(db: AsyncSession, case: Case, failed_person: int | None) -
     target = await routing.resolve(db, area, case.category_code,
                                    team_visible=bool(cat and cat.team_visible))
     for pid in (target.officer_id, target.backup_id):
-        if pid and pid != failed_person and await _reachable(db, pid):
+        if pid and pid != failed_person and await reachable(db, pid):
             return pid
     for pid in await colleagues(db, case, exclude=failed_person or 0):
-        if await _reachable(db, pid):
+        if await reachable(db, pid):
             return pid
     return None
 
 
-async def _reachable(db: AsyncSession, person_id: int) -> bool:
+async def reachable(db: AsyncSession, person_id: int) -> bool:
     from storage.tables import Identity
     row = (await db.execute(select(Identity.id).where(
         Identity.person_id == person_id, Identity.reachable.is_(True)).limit(1))).first()

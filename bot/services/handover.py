@@ -55,7 +55,7 @@ async def pass_on(db: AsyncSession, case: Case, failed: int | None, now: datetim
     """Move the case from ``failed`` (None: a duty group) to the first reachable of the
     rule's officer, its backup and the area chain's officers and leaders; with nobody,
     escalate an unacknowledged case (unless ``escalate`` is off). Returns the new holder."""
-    backup = await case_actions._backup_for(db, case, failed)
+    backup = await case_actions.backup_for(db, case, failed)
     if backup is None:
         if escalate and case.status in ("new", "routed"):
             await case_actions.escalate(db, case, now, reason="unreachable")
@@ -89,7 +89,7 @@ async def on_relay_unreachable(db: AsyncSession, rows: Sequence[Claimed],
             continue
         holder = case.assignee_id
         if holder is None or holder == row.person_id \
-                or not await case_actions._reachable(db, holder):
+                or not await case_actions.reachable(db, holder):
             holder = await pass_on(db, case, row.person_id, now,
                                    key=f"case:{case.id}:pass:{row.id}")
         delivery = await db.get(Delivery, row.id)

@@ -28,17 +28,18 @@ async def reporter_says(db: AsyncSession, case: Case, text: str, now: datetime,
     msg = await cases.add_message(db, case, author="reporter", body=text, now=now,
                                   photo=photo, owner_id=case.reporter_id)
     holder = case.assignee_id
-    if holder is not None and not await case_actions._reachable(db, holder):
+    if holder is not None and not await case_actions.reachable(db, holder):
         holder = await handover.pass_on(db, case, holder, now,
                                         key=f"case:{case.id}:pass:m{msg.id}")
     if holder is not None:
         return await _to_staff(db, case, msg, holder, now, photo_sha=_sha(photo)) > 0
     sent = 0
-    group = await duty_group(db, case)
+    target = await tips.target_for(db, case)  # once: both fall-backs start from it
+    group = await duty_group(db, target)
     if group is not None:
         sent += await _to_group(db, case, msg, group, now, photo_sha=_sha(photo))
     if not sent:
-        for pid in await responsible(db, case):
+        for pid in await responsible(db, case, target):
             sent += await _to_staff(db, case, msg, pid, now, photo_sha=_sha(photo))
     return sent > 0
 
@@ -55,14 +56,13 @@ async def resend(db: AsyncSession, case: Case, failed_key: str, holder: int,
     await _to_staff(db, case, msg, holder, now, photo_sha=photo or "")
 
 
-async def duty_group(db: AsyncSession, case: Case) -> GroupChat | None:
-    """The linked duty group of the case's routing rule, if any."""
-    target = await tips.target_for(db, case)
+async def duty_group(db: AsyncSession, target: routing.Target) -> GroupChat | None:
+    """The linked duty group of the case's routing answer, if any."""
     group = await db.get(GroupChat, target.group_chat_id) if target.group_chat_id else None
     return group if group is not None and group.active else None
 
 
-async def responsible(db: AsyncSession, case: Case) -> list[int]:
+async def responsible(db: AsyncSession, case: Case, target: routing.Target) -> list[int]:
     """Who answers for a case nobody holds: the first reachable of the routing's officer
     and backup, else the nearest reachable leaders and admins up the area chain; for a
     case without an area, the admins."""
@@ -71,14 +71,14 @@ async def responsible(db: AsyncSession, case: Case) -> list[int]:
         admins = (await db.execute(select(RoleGrant.person_id).where(
             RoleGrant.role == "admin", RoleGrant.revoked_at.is_(None))
             .order_by(RoleGrant.id))).scalars().all()
-        return [p for p in dict.fromkeys(admins) if await case_actions._reachable(db, p)]
-    target = await tips.target_for(db, case)  # an unreachable officer's backup already
+        return [p for p in dict.fromkeys(admins) if await case_actions.reachable(db, p)]
+    # ``target`` is tips.target_for's: an unreachable officer is already its backup.
     for pid in (target.officer_id, target.backup_id):
-        if pid and await case_actions._reachable(db, pid):
+        if pid and await case_actions.reachable(db, pid):
             return [pid]
     for a in await areas.ancestors(db, area):
         ids = [p for p in await routing.staff_on(db, [a.id], ("leader", "admin"))
-               if await case_actions._reachable(db, p)]
+               if await case_actions.reachable(db, p)]
         if ids:
             return ids
     return []

@@ -92,8 +92,8 @@ async def target_for(db: AsyncSession, case: Case) -> routing.Target:
         # waiting for the escalation timer: hand it to the backup or a colleague at once.
         from bot.services import case_actions  # it imports this module
 
-        if not await case_actions._reachable(db, target.officer_id):
-            backup = await case_actions._backup_for(db, case, target.officer_id)
+        if not await case_actions.reachable(db, target.officer_id):
+            backup = await case_actions.backup_for(db, case, target.officer_id)
             if backup is not None:
                 target = dataclasses.replace(target, officer_id=backup, reason="backup")
     return target

@@ -27,6 +27,8 @@ from tests.support.seed import (
 )
 
 TIPSTER_ID = 7_654_321
+# Everything that would identify the tipster: name, username, user id, phone digits.
+TIPSTER = ("Nguyễn Thị Hoa", "hoa_nguyen_92", str(TIPSTER_ID), "912345678")
 # Everything that would identify an officer to the tipster (the bot is "Bình Yên", so the
 # officer's given name alone is no evidence).
 OFFICER_IDENTITY = ("Trần Văn Bình", "Trần Văn", "binh_ca_haichau", "9001", "+84905111222",
@@ -97,8 +99,7 @@ async def test_relay_both_ways_with_photos_keeps_both_sides_anonymous(
 
         # Neither side learnt who the other is.
         assert leaks(all_strings(h, u.chat), OFFICER_IDENTITY) == []
-        assert leaks(all_strings(h, officer.chat),
-                     ("Nguyễn Thị Hoa", "hoa_nguyen_92", str(TIPSTER_ID), "912345678")) == []
+        assert leaks(all_strings(h, officer.chat), TIPSTER) == []
         case = await case_by_ref(h, ref)
         async with h.rt.deps.db.read() as s:
             authors = [m.author for m in (await s.execute(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from storage.tables import CaseMessage
 from tests.fakes.telegram_api import Sent
-from tests.flows.test_case_handling import OFFICER_IDENTITY, TIPSTER_ID, leaks
+from tests.flows.test_case_handling import OFFICER_IDENTITY, TIPSTER, TIPSTER_ID, leaks
 from tests.support.seed import (
     JPEG,
     JPEG_2,
@@ -24,7 +24,6 @@ from tests.support.seed import (
     texts,
 )
 
-TIPSTER = ("Nguyễn Thị Hoa", "hoa_nguyen_92", str(TIPSTER_ID), "912345678")
 ANSWER = "Người báo tin"
 QUESTION = "Cán bộ phụ trách hỏi thêm"
 

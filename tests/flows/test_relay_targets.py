@@ -9,7 +9,7 @@ from typing import Any
 from bot.services import routing
 from storage.repos import areas
 from storage.tables import GroupChat
-from tests.flows.test_case_handling import TIPSTER_ID
+from tests.flows.test_case_handling import TIPSTER, TIPSTER_ID
 from tests.support.seed import (
     add_staff,
     all_strings,
@@ -22,7 +22,6 @@ from tests.support.seed import (
 )
 
 GROUP = -100_777
-TIPSTER = ("Nguyễn Thị Hoa", "hoa_nguyen_92", str(TIPSTER_ID), "912345678")
 ANSWER = "Người báo tin"
 
 
